@@ -1,0 +1,318 @@
+"""The live ``Run``: ``log``, ``define_metric``, ``summary``, ``config``, ``finish``.
+
+Everything here is in memory; the background writer (``store.writer``) persists it.
+``log()`` follows W&B's ``step=``/``commit=`` rules (DESIGN.md 3.6) except that a row for
+a lower step is kept, not dropped (an error with ``strict=True``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import metrics
+from .config import Config
+from .errors import RunFinishedError
+from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch
+from .store.liveness import HEARTBEAT_INTERVAL
+from .store.writer import BackgroundWriter
+from .summary import SummaryState, Tree
+from .summary_view import SummaryView, leaves_of
+from .values import convert_log_value
+
+_FAST = (int, float, str, bool, type(None))
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool) or not hasattr(step, "__index__"):
+        raise TypeError(f"log: step must be an int, got {step!r} ({type(step).__name__})")
+    step = step.__index__()
+    if step < 0:
+        raise ValueError(f"log: step must be >= 0, got {step}")
+    return step
+
+
+def _nest(row: dict) -> dict:
+    """``{("a", "b"): 1, ("c",): 2}`` -> ``{"a": {"b": 1}, "c": 2}`` for storage."""
+    out: dict = {}
+    for path, value in row.items():
+        if len(path) == 1:
+            out[path[0]] = value
+            continue
+        node = out
+        for part in path[:-1]:
+            child = node.get(part)
+            if type(child) is not dict:
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+class Run:
+    """A live run. Made by :func:`tracker_core.init`; use as a context manager to finish it."""
+
+    def __init__(self, store: Store, record: RunRecord, *, strict: bool, resumed: bool,
+                 flush_interval: float, config: dict | None = None) -> None:
+        self._store = store
+        self._record = record
+        self._uid: int = record.uid  # type: ignore[assignment]
+        self._strict = strict
+        self.resumed = resumed
+        self._lock = threading.RLock()
+        self._registry = metrics.MetricRegistry()
+        self._defs_dirty = False
+        self._state = SummaryState()
+        self._config_changes: dict = {}
+        self._rows: list = []  # committed rows not yet written: (step, timestamp, {path: value})
+        self._retry_rows: list = []  # nested rows of a failed write, written first next time
+        self._row: dict | None = None  # the pending (uncommitted) row
+        self._step = 0  # step of the pending / next row
+        self._finished = False
+        self._final_fields: dict = {}
+        self._last_heartbeat = 0.0
+        self._start = time.time()
+        self._prior_runtime = record.runtime or 0.0
+        self._timestamp = self._start
+        if resumed:
+            self._registry.load(store.load_metric_defs(self._uid))
+            self._state = SummaryState.from_records(store.load_leaves(self._uid), record.last_step)
+            if record.last_step is not None:
+                self._step = record.last_step + 1
+        self._config = Config(self._on_config_change, store.load_config(self._uid) if resumed else None)
+        if config:
+            self._config.update(config)
+        self._summary = SummaryView(self)
+        self._writer = BackgroundWriter(store, self._drain, self._requeue, flush_interval)
+        self._writer.start()
+
+    # -- identity
+    id = property(lambda self: self._record.run_id)
+    entity = property(lambda self: self._record.entity)
+    project = property(lambda self: self._record.project)
+    name = property(lambda self: self._record.name)
+    tags = property(lambda self: tuple(self._record.tags))
+    notes = property(lambda self: self._record.notes)
+    group = property(lambda self: self._record.group)
+    job_type = property(lambda self: self._record.job_type)
+    config = property(lambda self: self._config)
+    summary = property(lambda self: self._summary)
+    step = property(lambda self: self._step, doc="The step the next row will get.")
+    finished = property(lambda self: self._finished)
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def store_url(self) -> str:
+        return self._store.url
+
+    def __repr__(self) -> str:
+        return f"<tracker_core.Run {self.path} name={self.name!r}{' finished' if self._finished else ''}>"
+
+    def _check_open(self, what: str) -> None:
+        if self._finished:
+            raise RunFinishedError(
+                f"{what}: run {self.path} is finished. To change a finished run's summary use "
+                f"tracker_core.Api().run({self.path!r}).summary[...] = value; "
+                f"then .summary.update()"
+            )
+
+    # -- logging
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Add ``data`` to history (next step, or ``step``) and update the summary.
+
+        ``commit=False`` keeps the row open for more keys; ``step=s`` with ``s`` above the
+        current step starts a new row at ``s``; a lower ``s`` adds its own row (kept, unless
+        ``init(strict=True)``, where it raises ``ValueError``)."""
+        self._check_open("log")
+        if not isinstance(data, Mapping):
+            raise TypeError(f"log: data must be a dict of metric names to values, got {type(data).__name__}")
+        if commit is not None and not isinstance(commit, bool):
+            raise TypeError(f"log: commit must be True, False or None, got {commit!r}")
+        if step is not None:
+            step = _check_step(step)
+        flat: dict = {}
+        for key, value in data.items():
+            if type(key) is not str:
+                raise TypeError(f"log: keys must be str, got {key!r} ({type(key).__name__})")
+            if type(value) in _FAST:
+                flat[(key,)] = value
+            else:
+                self._flatten(key, (key,), value, flat)
+        with self._lock:
+            if step is not None and step < self._step:
+                if self._strict:
+                    raise ValueError(f"log: step {step} is lower than the current step {self._step} (strict=True)")
+                self._state.observe(flat, step)
+                self._commit(flat, step)  # its own row; the current step does not move
+                return
+            if step is not None and step > self._step:
+                if self._row is not None:
+                    self._commit(self._row, self._step)
+                    self._row = None
+                self._step = step
+            self._state.observe(flat, self._step)
+            if self._row is None:
+                self._row = flat
+            else:
+                self._row.update(flat)
+            if commit or (commit is None and step is None):
+                self._commit(self._row, self._step)
+                self._row = None
+                self._step += 1
+
+    def _flatten(self, key: str, path: tuple, value: Any, out: dict) -> None:
+        if isinstance(value, Mapping) and "_type" not in value:
+            for k, v in value.items():
+                if type(k) is not str:
+                    raise TypeError(f"log: keys must be str, got {k!r} ({type(k).__name__}) under {key!r}")
+                self._flatten(f"{key}.{k}", path + (k,), v, out)
+        elif isinstance(value, Mapping):
+            out[path] = {k: convert_log_value(v, f"{key}.{k}") for k, v in value.items()}
+        else:
+            out[path] = convert_log_value(value, key)
+
+    def _commit(self, row: dict, step: int) -> None:
+        state = self._state
+        if self._registry.defs:
+            self._sync_step_metrics(row)
+        if state.step is None or step > state.step:
+            state.step = step
+        self._timestamp = time.time()
+        self._rows.append((step, self._timestamp, row))
+
+    def _sync_step_metrics(self, row: dict) -> None:
+        """Rows with a metric whose definition names a step metric get its latest value."""
+        resolve, leaves = self._registry.resolve, self._state.leaves
+        extra = {}
+        for path in row:
+            res = resolve(path)
+            if res.step_metric and res.step_sync:
+                sm = (res.step_metric,)
+                if sm not in leaves:
+                    sm = tuple(res.step_metric.split("."))
+                leaf = leaves.get(sm)
+                if leaf is not None and leaf.has_last and sm not in row:
+                    extra[sm] = leaf.last  # nothing is invented before the metric was logged
+        row.update(extra)
+
+    def define_metric(self, name: str, step_metric: str | None = None, step_sync: bool | None = None,
+                      hidden: bool | None = None, summary: str | list[str] | None = None,
+                      objective: str | None = None, overwrite: bool | None = None, *,
+                      goal: str | None = None) -> metrics.MetricDef:
+        """Define how ``name`` (exact, dotted, or a trailing-``*`` glob) is summarised.
+
+        ``summary``: ``"min,max"`` or a list of ``min max mean first last best none``;
+        ``best`` needs ``objective="minimize"|"maximize"`` (``goal=`` is an alias).
+        Calls on one name merge unless ``overwrite=True``. Returns the stored definition."""
+        self._check_open("define_metric")
+        new = metrics.build_def(name, step_metric=step_metric, step_sync=step_sync, hidden=hidden,
+                                summary=summary, objective=objective, goal=goal)
+        with self._lock:
+            stored = self._registry.define(new, overwrite=overwrite)
+            self._defs_dirty = True
+            self._state.version += 1
+        return stored
+
+    # -- summary owner protocol (see summary_view.SummaryOwner)
+    def summary_tree(self) -> Tree:
+        with self._lock:
+            return self._state.render(self._registry, self._runtime(), self._timestamp)
+
+    def summary_set(self, path: tuple, value: Any) -> None:
+        self._check_open("summary write")
+        leaves = leaves_of(path, value, lambda name, arr: self._store.put_blob(self._uid, name, arr))
+        with self._lock:
+            self._state.replace(path, leaves)
+
+    def summary_delete(self, path: tuple) -> None:
+        self._check_open("summary delete")
+        with self._lock:
+            self._state.delete(path)
+
+    def summary_details(self, path: tuple) -> dict:
+        with self._lock:
+            return self._state.details(path, self._registry)
+
+    def summary_load_tensor(self, path: tuple) -> np.ndarray:
+        with self._lock:
+            leaf = self._state.leaves.get(path)
+            blob = leaf.blob if leaf is not None and leaf.has_override else None
+        if blob is None:
+            raise KeyError(f"summary key {'.'.join(path)!r} holds no stored tensor")
+        return self._store.get_blob(self._uid, blob)
+
+    def summary_flush(self) -> None:
+        """Nothing to do: a live run's summary is persisted by the background writer."""
+
+    # -- config
+    def _on_config_change(self, key: str, value: Any) -> None:
+        self._check_open("config write")
+        with self._lock:
+            self._config_changes[key] = value
+
+    # -- persistence (called from the writer thread)
+    def _runtime(self) -> float:
+        return self._prior_runtime + (time.time() - self._start)
+
+    def _drain(self) -> WriteBatch | None:
+        with self._lock:
+            changed, removed, blobs = self._state.take_changes()
+            batch = WriteBatch(uid=self._uid, rows=self._rows, leaves=changed, removed_leaves=removed,
+                               config=self._config_changes, dropped_blobs=blobs)
+            self._rows, self._config_changes = [], {}
+            if self._defs_dirty:
+                batch.metric_defs = self._registry.records()
+                self._defs_dirty = False
+            now = time.time()
+            if batch.has_data() or self._final_fields or now - self._last_heartbeat >= HEARTBEAT_INTERVAL:
+                batch.run_fields = {"heartbeat_at": now, "updated_at": self._timestamp,
+                                    "runtime": self._runtime(), "last_step": self._state.step,
+                                    **self._final_fields}
+            elif not blobs and not self._retry_rows:
+                return None
+            retry, self._retry_rows = self._retry_rows, []
+        batch.rows = retry + [(step, ts, _nest(row)) for step, ts, row in batch.rows]
+        if batch.run_fields:
+            self._last_heartbeat = now
+        return batch
+
+    def _requeue(self, batch: WriteBatch) -> None:
+        with self._lock:
+            self._retry_rows[:0] = batch.rows  # already nested
+            self._state.put_back(batch.leaves, batch.removed_leaves, batch.dropped_blobs)
+            self._config_changes = {**batch.config, **self._config_changes}
+            if batch.metric_defs is not None:
+                self._defs_dirty = True
+
+    # -- lifecycle
+    def finish(self, exit_code: int | None = None) -> None:
+        """Commit the open row, flush everything to the store and close the run.
+
+        ``exit_code`` other than 0 marks the run ``failed``. Calling it twice is harmless."""
+        with self._lock:
+            if self._finished:
+                return
+            if self._row is not None:
+                self._commit(self._row, self._step)
+                self._row = None
+                self._step += 1
+            self._finished = True
+            self._final_fields = {"state": FAILED if exit_code else FINISHED, "finished_at": time.time(),
+                                  "exit_code": exit_code or 0}
+        self._writer.close()
+        from . import sdk
+
+        sdk._forget(self)
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.finish(exit_code=1 if exc_type is not None else 0)

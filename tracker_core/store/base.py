@@ -1,0 +1,135 @@
+"""The store interface: a narrow write path and a few reads (DESIGN.md section 5).
+
+Backends (SQLite now, PostgreSQL later) implement :class:`Store`. Values cross this
+boundary as plain Python data; encoding them (JSON text with exact ints, floats, NaN and
+infinities) is the backend's business, through :mod:`tracker_core.store.codec`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+Path = tuple
+
+RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
+STATES = (RUNNING, FINISHED, FAILED, CRASHED)
+
+
+@dataclass
+class RunRecord:
+    """One row of the runs table."""
+
+    entity: str
+    project: str
+    run_id: str
+    name: str
+    state: str = RUNNING
+    created_at: float = 0.0
+    updated_at: float | None = None
+    heartbeat_at: float | None = None
+    finished_at: float | None = None
+    runtime: float | None = None
+    last_step: int | None = None
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+    group: str | None = None
+    job_type: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    metadata: dict = field(default_factory=dict)
+    uid: int | None = None  # the backend's key, set once stored
+
+
+@dataclass
+class WriteBatch:
+    """Everything one flush of the background writer sends to the store, applied atomically."""
+
+    uid: int
+    rows: list[tuple[int, float, dict]] = field(default_factory=list)  # (step, timestamp, nested row)
+    leaves: list[tuple[Path, dict]] = field(default_factory=list)  # LeafState records
+    removed_leaves: list[Path] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)  # top-level key -> new value
+    metric_defs: list[dict] | None = None  # the full set, when it changed
+    run_fields: dict[str, Any] = field(default_factory=dict)  # state, last_step, heartbeat_at, ...
+    dropped_blobs: list[str] = field(default_factory=list)
+
+    def has_data(self) -> bool:
+        return bool(self.rows or self.leaves or self.removed_leaves or self.config or self.metric_defs is not None)
+
+
+class RunExistsError(ValueError):
+    """``init(id=...)`` named a run that already exists and resume was not asked for."""
+
+
+class Store(ABC):
+    """Interface every backend implements; one instance may serve several runs."""
+
+    url: str
+
+    # -- runs
+    @abstractmethod
+    def create_run(self, run: RunRecord) -> int:
+        """Insert a new run and return its uid; :class:`RunExistsError` if the id is taken."""
+
+    @abstractmethod
+    def get_run(self, entity: str | None, project: str, run_id: str) -> RunRecord | None:
+        """One run by path (``entity`` None: any entity), crash-checked (see :meth:`check_alive`)."""
+
+    @abstractmethod
+    def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
+        """The runs of a project in creation order, crash-checked."""
+
+    @abstractmethod
+    def update_run(self, uid: int, **fields: Any) -> None:
+        """Change run-level columns (state, notes, tags, name, finished_at, ...)."""
+
+    # -- the write path of a live run
+    @abstractmethod
+    def write_batch(self, batch: WriteBatch) -> None:
+        """Append history rows and apply leaf/config/definition changes in one transaction."""
+
+    # -- reads
+    @abstractmethod
+    def load_leaves(self, uid: int) -> list[tuple[Path, dict]]:
+        """Every summary leaf of a run as ``(path, LeafState record)``."""
+
+    @abstractmethod
+    def load_metric_defs(self, uid: int) -> list[dict]:
+        ...
+
+    @abstractmethod
+    def load_config(self, uid: int) -> dict:
+        """The run's config as a nested dict."""
+
+    @abstractmethod
+    def read_history(self, uid: int, min_step: int | None = None, max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
+        """History rows ``(step, timestamp, nested row)`` in the order they were logged."""
+
+    # -- edits of a (possibly finished) run's summary, from the Api
+    @abstractmethod
+    def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
+        """Apply ``("set", path, {leaf_path: (value, blob)})`` / ``("del", path)`` ops atomically.
+
+        Only the named keys are touched, so two processes editing different keys of one run
+        both keep their change."""
+
+    # -- blobs: full tensors behind stats-dict summaries
+    @abstractmethod
+    def put_blob(self, uid: int, name: str, array: np.ndarray) -> None:
+        ...
+
+    @abstractmethod
+    def get_blob(self, uid: int, name: str) -> np.ndarray:
+        ...
+
+    @abstractmethod
+    def delete_blobs(self, uid: int, names: list[str]) -> None:
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store may not be used afterwards."""

@@ -1,0 +1,76 @@
+"""The background writer: the only thread of a live run that touches the store.
+
+``log()`` appends to in-memory buffers; every ``interval`` seconds this thread drains
+them into one :class:`WriteBatch` and writes it in a single transaction. A failed write
+is put back and retried at the next flush (with one warning), so a full disk or a locked
+database never loses rows while the process lives; ``close()`` raises if the final
+flush still fails.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Callable
+
+from .base import Store, WriteBatch
+
+
+class BackgroundWriter:
+    def __init__(
+        self,
+        store: Store,
+        drain: Callable[[], WriteBatch | None],
+        requeue: Callable[[WriteBatch], None],
+        interval: float,
+    ) -> None:
+        self._store = store
+        self._drain = drain
+        self._requeue = requeue
+        self._interval = interval
+        self._wake = threading.Event()
+        self._closing = False
+        self._flush_lock = threading.Lock()
+        self._warned = False
+        self.last_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="tracker-core-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._closing:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._closing:
+                break
+            try:
+                self.flush()
+            except Exception:  # reported by flush(); keep the thread alive for the retry
+                pass
+
+    def flush(self) -> None:
+        """Write what is buffered now; on failure keep it for the next attempt and re-raise."""
+        with self._flush_lock:
+            batch = self._drain()
+            if batch is None:
+                return
+            try:
+                self._store.write_batch(batch)
+                self.last_error = None
+            except BaseException as exc:
+                self._requeue(batch)
+                self.last_error = exc
+                if not self._warned:
+                    self._warned = True
+                    warnings.warn(f"tracker_core: writing to the store failed, will retry: {exc!r}", RuntimeWarning,
+                                  stacklevel=2)
+                raise
+
+    def close(self) -> None:
+        """Stop the thread and flush everything synchronously (raises if that fails)."""
+        self._closing = True
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join()
+        self.flush()
