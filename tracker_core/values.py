@@ -11,6 +11,13 @@ No ML framework is imported here: a torch/TF/JAX value is recognised by the modu
 type, and the framework is taken from ``sys.modules`` (it must already be loaded, since
 the value exists). Plain Python scalars return at once: ``log()`` is on the training
 thread and must stay cheap.
+
+Choices where DESIGN.md is silent: complex numbers, bytes, sets, datetimes, Decimal/Fraction
+and pandas objects are rejected (TypeError) rather than silently reshaped; subclasses of
+int/float/str (IntEnum, StrEnum) become their plain value; str/object arrays are accepted
+up to SMALL_MAX elements (as lists); masked entries of a masked array count as NaN; empty
+arrays become empty lists; inside a list, a large array becomes a histogram (log) or a
+stats dict without blob (summary). float16 histograms are binned in float32.
 """
 from __future__ import annotations
 
@@ -36,9 +43,10 @@ class _Unsupported(TypeError):
     """Raised where a value is rejected; the public functions turn it into one message that
     names the top-level key and the path inside lists/dicts."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, reason: str = "") -> None:
         super().__init__(what)
         self.what = what
+        self.reason = reason
         self.path: list[object] = []
 
 
@@ -49,9 +57,10 @@ def _type_name(value: object) -> str:
 
 def _error(key: str, verb: str, err: _Unsupported) -> TypeError:
     where = " (at " + "".join(f"[{p!r}]" for p in err.path) + ")" if err.path else ""
+    reason = f": {err.reason}" if err.reason else ""
     return TypeError(
         f"tracker_core: cannot {verb} key {key!r}{where}: value of type {err.what} "
-        f"is not supported {_EXPECTED}"
+        f"is not supported {_EXPECTED}{reason}"
     )
 
 
@@ -92,7 +101,10 @@ def _convert(v: Any, mode: int) -> tuple[object, np.ndarray | None]:
         k = v.dtype.kind
         if k in "biuU" or (k == "f" and v.dtype.itemsize <= 8):
             return v.item(), None  # np.float32(0.1) -> 0.10000000149011612, exact
-        return _convert_array(np.asarray(v), "numpy.ndarray", str(v.dtype), True, mode)
+        if k in "fV":  # long double; ml_dtypes scalars (bfloat16, float8) -> via float32
+            arr, _, dtype_name, _ = _array(np.asarray(v))  # type: ignore[misc]
+            return _convert_array(arr, "numpy.ndarray", dtype_name, True, mode)
+        raise _Unsupported(_type_name(v))  # complex, bytes, datetime64, ...
     # Subclasses of the plain types (IntEnum, StrEnum, ...) are stored as their plain value.
     if isinstance(v, int):
         return int(v), None
@@ -100,14 +112,17 @@ def _convert(v: Any, mode: int) -> tuple[object, np.ndarray | None]:
         return float(v), None
     if isinstance(v, str):
         return str.__str__(v), None
-    if t.__module__.startswith("torch"):
-        # Hot path: a one-element tensor (a loss) logged every step. .item() is ~30x cheaper
-        # than the numpy route and gives the same number (bfloat16 0.1 -> 0.10009765625).
-        torch = sys.modules.get("torch")
-        if (torch is not None and isinstance(v, torch.Tensor) and v.numel() == 1
-                and not v.is_complex() and not v.is_quantized):
-            return v.item(), None
-    info = _array(v)
+    try:
+        if t.__module__.startswith("torch"):
+            # Hot path: a one-element tensor (a loss) logged every step. .item() is ~30x cheaper
+            # than the numpy route and gives the same number (bfloat16 0.1 -> 0.10009765625).
+            torch = sys.modules.get("torch")
+            if (torch is not None and isinstance(v, torch.Tensor) and v.numel() == 1
+                    and not v.is_complex() and not v.is_quantized):
+                return v.item(), None
+        info = _array(v)
+    except Exception as e:  # e.g. a JAX tracer inside jit, a symbolic TF tensor, a meta tensor
+        raise _Unsupported(_type_name(v), f"{type(e).__name__}: {str(e)[:200]}") from e
     if info is None:
         raise _Unsupported(_type_name(v))
     return _convert_array(*info, mode)
@@ -151,6 +166,9 @@ def _array(v: Any) -> tuple[np.ndarray, str, str, bool] | None:
     still mutate (so the summary blob need not be copied before it is written)."""
     if isinstance(v, np.ndarray):
         arr, type_name, dtype_name, owned = np.asarray(v), "numpy.ndarray", str(v.dtype), False
+        if isinstance(v, np.ma.MaskedArray) and v.dtype.kind in "biuf" and np.ma.is_masked(v):
+            # Masked entries are missing values: NaN (counted in nan_count), not their data.
+            arr, owned = (v if v.dtype.kind == "f" else v.astype(np.float64)).filled(np.nan), True
     else:
         mod = type(v).__module__
         if mod.startswith("torch"):
