@@ -8,11 +8,15 @@ one run both keep their change.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 import datetime as _dt
 import os
 from typing import Any, Iterator
 
-import numpy as np
 
 from .errors import RunNotFoundError
 from .metrics import MetricRegistry

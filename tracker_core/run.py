@@ -7,12 +7,16 @@ a lower step is kept, not dropped (an error with ``strict=True``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 
 from . import metrics
 from .config import Config

@@ -7,11 +7,15 @@ views too, so ``summary["m"]["b"] = 2`` changes one leaf and keeps its siblings.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 import uuid
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Callable, Iterator, Protocol
 
-import numpy as np
 
 from .summary import Tree
 from .values import convert_log_value, convert_summary_value

@@ -26,7 +26,19 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
+
+class _LazyNumpy:
+    """numpy, imported on first use: ``import tracker_core`` stays fast, and plain Python
+    values never need it. The first attribute access swaps the real module in."""
+
+    def __getattr__(self, name: str) -> Any:
+        import numpy
+
+        globals()["np"] = numpy
+        return getattr(numpy, name)
+
+
+np: Any = _LazyNumpy()
 
 SMALL_MAX = 32  # arrays of up to this many elements become (nested) lists
 HIST_BINS = 32

@@ -7,11 +7,15 @@ infinities) is the backend's business, through :mod:`tracker_core.store.codec`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import numpy as np
 
 Path = tuple
 

@@ -21,9 +21,10 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from . import codec
 from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
@@ -391,12 +392,16 @@ class SQLiteStore(Store):
     def put_blob(self, uid: int, name: str, array: np.ndarray) -> None:
         target = self._blob_path(uid, name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
+        import numpy as np
+
         tmp = target + ".tmp"
         with open(tmp, "wb") as f:
             np.save(f, array, allow_pickle=False)
         os.replace(tmp, target)  # readers never see a half-written tensor
 
     def get_blob(self, uid: int, name: str) -> np.ndarray:
+        import numpy as np
+
         return np.load(self._blob_path(uid, name), allow_pickle=False)
 
     def delete_blobs(self, uid: int, names: list[str]) -> None:
