@@ -147,10 +147,8 @@ class PublicRun:
     @property
     def history_keys(self) -> dict:
         """``{"keys": [dotted keys in first-logged order], "lastStep": largest step}``."""
-        keys: dict = {}
-        for _step, _ts, row in self._store.read_history(self._uid):
-            _collect_keys(row, (), keys)
-        return {"keys": list(keys), "lastStep": self._record.last_step}
+        keys = [".".join(p) for p in self._store.history_paths(self._uid)]
+        return {"keys": keys, "lastStep": self._record.last_step}
 
     def scan_history(self, keys: list[str] | None = None, min_step: int | None = None,
                      max_step: int | None = None) -> Iterator[dict]:
@@ -227,10 +225,3 @@ def _flatten_row(row: dict, prefix: tuple, out: dict) -> None:
             _flatten_row(v, prefix + (k,), out)
         else:
             out[".".join(prefix + (k,))] = v
-
-
-def _collect_keys(row: dict, prefix: tuple, out: dict) -> None:
-    flat: dict = {}
-    _flatten_row(row, prefix, flat)
-    for k in flat:
-        out.setdefault(k, None)

@@ -143,10 +143,6 @@ def build_def(
         raise ValueError(f"define_metric: objective={objective!r} and goal={goal!r} disagree; goal is an alias, pass one")
     obj = parse_objective(objective if objective is not None else goal)
     ops = parse_ops(summary)
-    if ops and "best" in ops and obj is None:
-        raise ValueError(
-            "define_metric: summary 'best' needs objective='minimize' or objective='maximize' (goal= is an alias)"
-        )
     if step_metric is not None and step_sync is None:
         step_sync = True
     return MetricDef(name=name, ops=ops, objective=obj, step_metric=step_metric, step_sync=step_sync, hidden=hidden)
@@ -165,9 +161,20 @@ def merge(old: MetricDef, new: MetricDef) -> MetricDef:
         value = getattr(new, fname)
         if value is not None:
             merged = replace(merged, **{fname: value})
-    if merged.ops and "best" in merged.ops and merged.objective is None:
-        raise ValueError("define_metric: summary 'best' needs objective='minimize' or objective='maximize'")
     return merged
+
+
+def _check_best(d: MetricDef, defs: dict[str, MetricDef]) -> None:
+    """``best`` needs an objective: the definition's own, or one a matching glob supplies."""
+    if not d.ops or "best" not in d.ops or d.objective is not None:
+        return
+    prefix = d.name[:-1] if d.is_glob else d.name
+    if not any(g.is_glob and g.name != d.name and g.objective and prefix.startswith(g.name[:-1])
+               for g in defs.values()):
+        raise ValueError(
+            f"define_metric: {d.name!r}: summary 'best' needs objective='minimize' or objective='maximize' "
+            "(goal= is an alias), in this call or an earlier one on the same name"
+        )
 
 
 def leaf_names(path: Path) -> tuple[str, ...]:
@@ -190,6 +197,7 @@ class MetricRegistry:
         _check_bool("overwrite", overwrite)
         old = self.defs.get(new.name)
         stored = new if (old is None or overwrite) else merge(old, new)
+        _check_best(stored, self.defs)  # before storing: a rejected call defines nothing
         self.defs[new.name] = stored
         self._cache.clear()
         return stored

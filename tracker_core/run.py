@@ -28,7 +28,7 @@ from .summary import SummaryState, Tree
 from .summary_view import SummaryView, leaves_of
 from .values import convert_log_value
 
-_FAST = (int, float, str, bool, type(None))
+_FAST = frozenset((int, float, str, bool, type(None)))  # stored as they are
 
 
 def _check_step(step: Any) -> int:
@@ -38,23 +38,6 @@ def _check_step(step: Any) -> int:
     if step < 0:
         raise ValueError(f"log: step must be >= 0, got {step}")
     return step
-
-
-def _nest(row: dict) -> dict:
-    """``{("a", "b"): 1, ("c",): 2}`` -> ``{"a": {"b": 1}, "c": 2}`` for storage."""
-    out: dict = {}
-    for path, value in row.items():
-        if len(path) == 1:
-            out[path[0]] = value
-            continue
-        node = out
-        for part in path[:-1]:
-            child = node.get(part)
-            if type(child) is not dict:
-                child = node[part] = {}
-            node = child
-        node[path[-1]] = value
-    return out
 
 
 class Run:
@@ -72,8 +55,8 @@ class Run:
         self._defs_dirty = False
         self._state = SummaryState()
         self._config_changes: dict = {}
-        self._rows: list = []  # committed rows not yet written: (step, timestamp, {path: value})
-        self._retry_rows: list = []  # nested rows of a failed write, written first next time
+        self._rows: list = []  # committed rows not yet written: (seq, step, timestamp, {path: value})
+        self._seq = 0  # sequence number of the next committed row (program order)
         self._row: dict | None = None  # the pending (uncommitted) row
         self._step = 0  # step of the pending / next row
         self._finished = False
@@ -87,6 +70,7 @@ class Run:
             self._state = SummaryState.from_records(store.load_leaves(self._uid), record.last_step)
             if record.last_step is not None:
                 self._step = record.last_step + 1
+            self._seq = store.history_length(self._uid)
         self._config = Config(self._on_config_change, store.load_config(self._uid) if resumed else None)
         if config:
             self._config.update(config)
@@ -135,7 +119,7 @@ class Run:
         current step starts a new row at ``s``; a lower ``s`` adds its own row (kept, unless
         ``init(strict=True)``, where it raises ``ValueError``)."""
         self._check_open("log")
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"log: data must be a dict of metric names to values, got {type(data).__name__}")
         if commit is not None and not isinstance(commit, bool):
             raise TypeError(f"log: commit must be True, False or None, got {commit!r}")
@@ -189,7 +173,8 @@ class Run:
         if state.step is None or step > state.step:
             state.step = step
         self._timestamp = time.time()
-        self._rows.append((step, self._timestamp, row))
+        self._rows.append((self._seq, step, self._timestamp, row))
+        self._seq += 1
 
     def _sync_step_metrics(self, row: dict) -> None:
         """Rows with a metric whose definition names a step metric get its latest value."""
@@ -279,17 +264,15 @@ class Run:
                 batch.run_fields = {"heartbeat_at": now, "updated_at": self._timestamp,
                                     "runtime": self._runtime(), "last_step": self._state.step,
                                     **self._final_fields}
-            elif not blobs and not self._retry_rows:
+            elif not blobs:
                 return None
-            retry, self._retry_rows = self._retry_rows, []
-        batch.rows = retry + [(step, ts, _nest(row)) for step, ts, row in batch.rows]
         if batch.run_fields:
             self._last_heartbeat = now
         return batch
 
     def _requeue(self, batch: WriteBatch) -> None:
         with self._lock:
-            self._retry_rows[:0] = batch.rows  # already nested
+            self._rows[:0] = batch.rows
             self._state.put_back(batch.leaves, batch.removed_leaves, batch.dropped_blobs)
             self._config_changes = {**batch.config, **self._config_changes}
             if batch.metric_defs is not None:

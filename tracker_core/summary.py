@@ -52,28 +52,6 @@ class LeafState:
         self.max_step = None
         self.blob = None  # name of the stored full tensor behind a stats-dict override
 
-    def aggregate(self, value, step: int) -> None:
-        """Account for one committed logged value (called once per history row)."""
-        self.count += 1
-        if not self.has_first:
-            self.first, self.has_first = value, True
-        tv = type(value)
-        if tv is not float and tv is not int:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return  # bool, None, str, lists, histograms: first/last only
-        if value != value:  # NaN: skipped by min/max/mean/best, counted
-            self.nan_count += 1
-            return
-        self.n_num += 1
-        try:
-            self.sum += value
-        except OverflowError:  # a huge int added to a float
-            self.sum = float(self.sum) + (math.inf if value > 0 else -math.inf)
-        if self.min is None or value < self.min:
-            self.min, self.min_step = value, step
-        if self.max is None or value > self.max:
-            self.max, self.max_step = value, step
-
     def mean(self):
         try:
             return self.sum / self.n_num
@@ -199,8 +177,9 @@ class SummaryState:
     def observe(self, row: dict, step: int) -> None:
         """Logged values, in program order: each becomes its leaf's last value, ends any
         override and enters the aggregates (so ``first`` and ``last`` follow program order
-        even for rows logged to a lower step)."""
-        leaves, dirty = self.leaves, self.dirty
+        even for rows logged to a lower step). This is the hot path of ``log()``: the
+        aggregation is inlined on purpose."""
+        leaves = self.leaves
         for path, value in row.items():
             st = leaves.get(path)
             if st is None:
@@ -214,8 +193,27 @@ class SummaryState:
                 if st.blob:
                     self.dropped_blobs.append(st.blob)
                     st.blob = None
-            st.aggregate(value, step)
-            dirty.add(path)
+            st.count += 1
+            if not st.has_first:
+                st.first, st.has_first = value, True
+            tv = type(value)
+            if tv is not float and tv is not int:
+                continue  # bool, None, str, lists, histograms: first/last only
+            if value != value:  # NaN: skipped by min/max/mean/best, counted
+                st.nan_count += 1
+                continue
+            st.n_num += 1
+            try:
+                st.sum += value
+            except OverflowError:  # a huge int added to a float
+                st.sum = float(st.sum) + (math.inf if value > 0 else -math.inf)
+            mn = st.min
+            if mn is None or value < mn:
+                st.min, st.min_step = value, step
+            mx = st.max
+            if mx is None or value > mx:
+                st.max, st.max_step = value, step
+        self.dirty.update(row)
         self.version += 1
 
     def write(self, path: Path, value, blob: str | None = None) -> None:

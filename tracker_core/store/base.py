@@ -54,7 +54,7 @@ class WriteBatch:
     """Everything one flush of the background writer sends to the store, applied atomically."""
 
     uid: int
-    rows: list[tuple[int, float, dict]] = field(default_factory=list)  # (step, timestamp, nested row)
+    rows: list[tuple[int, int, float, dict]] = field(default_factory=list)  # (seq, step, timestamp, {path: value})
     leaves: list[tuple[Path, dict]] = field(default_factory=list)  # LeafState records
     removed_leaves: list[Path] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)  # top-level key -> new value
@@ -113,6 +113,18 @@ class Store(ABC):
     @abstractmethod
     def read_history(self, uid: int, min_step: int | None = None, max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
         """History rows ``(step, timestamp, nested row)`` in the order they were logged."""
+
+    @abstractmethod
+    def read_key_history(self, uid: int, path: Path) -> list[tuple[int, Any]]:
+        """One key's history ``[(step, value)]`` in the order logged, reading only that key."""
+
+    @abstractmethod
+    def history_paths(self, uid: int) -> list[Path]:
+        """Every leaf path that appears in the run's history, in order of first appearance."""
+
+    @abstractmethod
+    def history_length(self, uid: int) -> int:
+        """Number of history rows stored (the next row's sequence number)."""
 
     # -- edits of a (possibly finished) run's summary, from the Api
     @abstractmethod

@@ -9,8 +9,8 @@ Schema (typed; every column a query may filter or sort on is a real column):
   state (``first``, ``min``/``max`` with steps, ``sum``, counts); exact values as JSON
   text beside REAL columns (``last_num``, ``min_num``, ...) for numeric queries.
 - ``metric_defs``: the run's ``define_metric`` definitions.
-- ``history(hid, uid, step, ts, row)``: one row per logged step, the row as JSON text;
-  ``hid`` order is program order. One insert per step keeps the writer near the floor.
+- ``history_rows`` / ``history_values``: history as typed chunks, one rows chunk (steps,
+  timestamps) and one values chunk per key per flush (see ``history_codec``).
 
 Blobs are ``.npy`` files in ``<db>.blobs/<uid>/`` (lossless: dtype and shape kept).
 """
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:
     import numpy as np
 
-from . import codec
+from . import codec, history_codec
 from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
 from .liveness import is_dead
 
@@ -63,10 +63,14 @@ CREATE TABLE IF NOT EXISTS metric_defs (
     objective TEXT, step_metric TEXT, step_sync INTEGER, hidden INTEGER,
     PRIMARY KEY (uid, name)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS history (
-    hid INTEGER PRIMARY KEY, uid INTEGER NOT NULL, step INTEGER NOT NULL, ts REAL NOT NULL, row TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_run ON history (uid, step);
+CREATE TABLE IF NOT EXISTS history_rows (
+    uid INTEGER NOT NULL, seq0 INTEGER NOT NULL, n INTEGER NOT NULL, min_step INTEGER NOT NULL,
+    max_step INTEGER NOT NULL, steps BLOB NOT NULL, ts BLOB NOT NULL, PRIMARY KEY (uid, seq0)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_values (
+    uid INTEGER NOT NULL, path TEXT NOT NULL, seq0 INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
+    seqs BLOB NOT NULL, vals BLOB NOT NULL, PRIMARY KEY (uid, path, seq0)
+) WITHOUT ROWID;
 """
 
 _RUN_COLS = (
@@ -267,9 +271,13 @@ class SQLiteStore(Store):
         uid = b.uid
         with self._tx() as c:
             if b.rows:
-                dumps = codec.dumps
-                c.executemany("INSERT INTO history (uid, step, ts, row) VALUES (?,?,?,?)",
-                              [(uid, step, ts, dumps(row)) for step, ts, row in b.rows])
+                rows_chunk, value_chunks = history_codec.pack_rows(b.rows)
+                r = rows_chunk
+                c.execute("INSERT INTO history_rows VALUES (?,?,?,?,?,?,?)",
+                          (uid, r["seq0"], r["n"], r["min_step"], r["max_step"], r["steps"], r["ts"]))
+                c.executemany("INSERT INTO history_values VALUES (?,?,?,?,?,?,?)",
+                              [(uid, v["path"], v["seq0"], v["key"], v["kind"], v["seqs"], v["vals"])
+                               for v in value_chunks])
             if b.removed_leaves:
                 c.executemany("DELETE FROM summary_leaves WHERE uid=? AND path=?",
                               [(uid, codec.path_key(p)) for p in b.removed_leaves])
@@ -328,13 +336,28 @@ class SQLiteStore(Store):
         return out
 
     def read_history(self, uid: int, min_step: int | None = None, max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
-        sql, args = "SELECT step, ts, row FROM history WHERE uid=?", [uid]
+        sql, args = "SELECT seq0, steps, ts FROM history_rows WHERE uid=?", [uid]
         if min_step is not None:
-            sql, args = sql + " AND step>=?", args + [min_step]
+            sql, args = sql + " AND max_step>=?", args + [min_step]
         if max_step is not None:
-            sql, args = sql + " AND step<=?", args + [max_step]
-        for step, ts, row in self._query(sql + " ORDER BY hid", tuple(args)):
-            yield step, ts, codec.loads(row)
+            sql, args = sql + " AND min_step<=?", args + [max_step]
+        rows_chunks = self._query(sql, tuple(args))
+        value_chunks = self._query("SELECT path, kind, seqs, vals FROM history_values WHERE uid=?", (uid,))
+        for step, ts, row in history_codec.unpack_rows(rows_chunks, value_chunks, min_step, max_step):
+            yield step, ts, history_codec.nest(row)
+
+    def read_key_history(self, uid: int, path: tuple) -> list[tuple[int, Any]]:
+        rows_chunks = self._query("SELECT seq0, steps, ts FROM history_rows WHERE uid=?", (uid,))
+        value_chunks = self._query("SELECT kind, seqs, vals FROM history_values WHERE uid=? AND path=?",
+                                   (uid, codec.path_key(path)))
+        return history_codec.unpack_key(rows_chunks, value_chunks)
+
+    def history_paths(self, uid: int) -> list[tuple]:
+        rows = self._query("SELECT path FROM history_values WHERE uid=? GROUP BY path ORDER BY MIN(seq0)", (uid,))
+        return [tuple(codec.loads(p)) for (p,) in rows]
+
+    def history_length(self, uid: int) -> int:
+        return self._query("SELECT COALESCE(MAX(seq0 + n), 0) FROM history_rows WHERE uid=?", (uid,))[0][0]
 
     # -- Api edits
     def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
