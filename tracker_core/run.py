@@ -57,6 +57,9 @@ class Run:
         self._config_changes: dict = {}
         self._rows: list = []  # committed rows not yet written: (seq, step, timestamp, {path: value})
         self._seq = 0  # sequence number of the next committed row (program order)
+        # One shared ("key",) tuple per top-level key: log() allocates no path tuples, which
+        # keeps the garbage collector's work per step small while rows wait for the writer.
+        self._paths: dict[str, tuple] = {}
         self._row: dict | None = None  # the pending (uncommitted) row
         self._step = 0  # step of the pending / next row
         self._finished = False
@@ -126,13 +129,17 @@ class Run:
         if step is not None:
             step = _check_step(step)
         flat: dict = {}
+        paths = self._paths
         for key, value in data.items():
-            if type(key) is not str:
-                raise TypeError(f"log: keys must be str, got {key!r} ({type(key).__name__})")
+            path = paths.get(key)
+            if path is None:
+                if type(key) is not str:
+                    raise TypeError(f"log: keys must be str, got {key!r} ({type(key).__name__})")
+                path = paths[key] = (key,)
             if type(value) in _FAST:
-                flat[(key,)] = value
+                flat[path] = value
             else:
-                self._flatten(key, (key,), value, flat)
+                self._flatten(key, path, value, flat)
         with self._lock:
             if step is not None and step < self._step:
                 if self._strict:
