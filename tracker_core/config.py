@@ -53,6 +53,16 @@ def config_value(value: Any, key: str) -> Any:
     return plain
 
 
+def plain_config(obj: Any = None, **kwargs: Any) -> dict:
+    """Validate and convert a whole config update at once (all or nothing)."""
+    merged = config_dict(obj)
+    merged.update(kwargs)
+    for key in merged:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"config keys must be non-empty str, got {key!r}")
+    return {k: config_value(v, k) for k, v in merged.items()}
+
+
 class Config(MutableMapping):
     """Dict-like config; every change is handed to ``on_change(key, value)`` for storage."""
 
@@ -92,11 +102,9 @@ class Config(MutableMapping):
 
     def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Merge keys into the config: accepts what ``init(config=...)`` accepts, and kwargs."""
-        merged = config_dict(args[0]) if args else {}
         if len(args) > 1:
             raise TypeError(f"update expected at most 1 positional argument, got {len(args)}")
-        merged.update(kwargs)
-        plain = {k: config_value(v, k) for k, v in merged.items()}  # all or nothing
+        plain = plain_config(args[0] if args else None, **kwargs)
         for key, value in plain.items():
             self._data[key] = value
             self._on_change(key, value)

@@ -13,7 +13,7 @@ from collections.abc import MutableMapping
 from typing import Any, Iterator
 
 from . import metadata, settings
-from .config import config_dict, config_value
+from .config import plain_config
 from .errors import NoActiveRunError, RunNotFoundError
 from .run import Run
 from .store import RUNNING, RunExistsError, RunRecord, open_store
@@ -85,7 +85,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
     run_id = id if id is not None else settings.env("TRACKER_RUN_ID")
     if run_id is not None:
         settings.check_run_id(run_id)
-    plain_config = {k: config_value(v, k) for k, v in config_dict(config).items()}  # errors before anything is stored
+    config_values = plain_config(config)  # errors before anything is stored
 
     with _lock:
         if _current is not None:
@@ -113,7 +113,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
             st.update_run(existing.uid, **fields)
             existing = st.get_run(entity, project, run_id)
             run = Run(st, existing, strict=strict, resumed=True, flush_interval=settings.flush_interval(),
-                      config=plain_config)
+                      config=config_values)
         else:
             run_id = run_id or _new_run_id()
             record = RunRecord(entity=entity, project=project, run_id=run_id, name=name or _new_name(run_id),
@@ -122,7 +122,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
                                metadata=metadata.collect())
             st.create_run(record)
             run = Run(st, record, strict=strict, resumed=False, flush_interval=settings.flush_interval(),
-                      config=plain_config)
+                      config=config_values)
         return _activate(run)
 
 
