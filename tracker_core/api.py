@@ -186,7 +186,7 @@ class PublicRun:
 
     def summary_tree(self) -> Tree:
         state, registry = self._loaded()
-        return state.render(registry, self._record.runtime, self._record.updated_at)
+        return state.render(registry, self._record.runtime, self._record.last_log_at)
 
     def summary_set(self, path: tuple, value: Any) -> None:
         leaves = leaves_of(path, value, lambda name, arr: self._store.put_blob(self._uid, name, arr))

@@ -56,11 +56,12 @@ class Run:
         self._state = SummaryState()
         self._config_changes: dict = {}
         self._rows: list = []  # committed rows not yet written: (seq, step, timestamp, {path: value})
-        self._seq = 0  # sequence number of the next committed row (program order)
+        self._seq = 0  # sequence number of the next history row (order in which rows were opened)
         # One shared ("key",) tuple per top-level key: log() allocates no path tuples, which
         # keeps the garbage collector's work per step small while rows wait for the writer.
         self._paths: dict[str, tuple] = {}
         self._row: dict | None = None  # the pending (uncommitted) row
+        self._row_seq = 0  # its sequence number, given when it was opened
         self._step = 0  # step of the pending / next row
         self._finished = False
         self._final_fields: dict = {}
@@ -141,26 +142,39 @@ class Run:
             else:
                 self._flatten(key, path, value, flat)
         with self._lock:
+            state = self._state
             if step is not None and step < self._step:
                 if self._strict:
                     raise ValueError(f"log: step {step} is lower than the current step {self._step} (strict=True)")
-                self._state.observe(flat, step)
-                self._commit(flat, step)  # its own row; the current step does not move
+                seq, self._seq = self._seq, self._seq + 1
+                state.apply(flat, seq, step)
+                self._commit(flat, seq, step)  # its own row; the current step does not move
                 return
             if step is not None and step > self._step:
                 if self._row is not None:
-                    self._commit(self._row, self._step)
-                    self._row = None
+                    self._commit_pending()
                 self._step = step
-            self._state.observe(flat, self._step)
+            commit_now = commit or (commit is None and step is None)
             if self._row is None:
-                self._row = flat
+                seq, self._seq = self._seq, self._seq + 1
+                if commit_now:  # the common case: observe, aggregate and commit in one pass
+                    state.apply(flat, seq, self._step)
+                    self._commit(flat, seq, self._step)
+                    self._step += 1
+                    return
+                self._row, self._row_seq = flat, seq
             else:
                 self._row.update(flat)
-            if commit or (commit is None and step is None):
-                self._commit(self._row, self._step)
-                self._row = None
+            state.apply(flat, self._row_seq, self._step, aggregate=False)
+            if commit_now:
+                self._commit_pending()
                 self._step += 1
+
+    def _commit_pending(self) -> None:
+        """The open row enters history and the aggregates, with its final values."""
+        row, self._row = self._row, None
+        self._state.apply(row, self._row_seq, self._step, observe=False)
+        self._commit(row, self._row_seq, self._step)
 
     def _flatten(self, key: str, path: tuple, value: Any, out: dict) -> None:
         if isinstance(value, Mapping) and "_type" not in value:
@@ -173,15 +187,14 @@ class Run:
         else:
             out[path] = convert_log_value(value, key)
 
-    def _commit(self, row: dict, step: int) -> None:
+    def _commit(self, row: dict, seq: int, step: int) -> None:
         state = self._state
         if self._registry.defs:
             self._sync_step_metrics(row)
         if state.step is None or step > state.step:
             state.step = step
         self._timestamp = time.time()
-        self._rows.append((self._seq, step, self._timestamp, row))
-        self._seq += 1
+        self._rows.append((seq, step, self._timestamp, row))
 
     def _sync_step_metrics(self, row: dict) -> None:
         """Rows with a metric whose definition names a step metric get its latest value."""
@@ -268,7 +281,7 @@ class Run:
                 self._defs_dirty = False
             now = time.time()
             if batch.has_data() or self._final_fields or now - self._last_heartbeat >= HEARTBEAT_INTERVAL:
-                batch.run_fields = {"heartbeat_at": now, "updated_at": self._timestamp,
+                batch.run_fields = {"heartbeat_at": now, "updated_at": now, "last_log_at": self._timestamp,
                                     "runtime": self._runtime(), "last_step": self._state.step,
                                     **self._final_fields}
             elif not blobs:
@@ -294,8 +307,7 @@ class Run:
             if self._finished:
                 return
             if self._row is not None:
-                self._commit(self._row, self._step)
-                self._row = None
+                self._commit_pending()
                 self._step += 1
             self._finished = True
             self._final_fields = {"state": FAILED if exit_code else FINISHED, "finished_at": time.time(),

@@ -159,7 +159,12 @@ def _finish_at_exit(pid: int) -> None:
 
 
 def current_run() -> Run:
+    """The run module-level calls act on; with ``TRACKER_MODE=disabled`` a no-op run."""
     if _current is None:
+        if (settings.env("TRACKER_MODE") or "").lower() == "disabled":
+            from .disabled import DisabledRun
+
+            return DisabledRun()  # "every call a no-op that never fails" (DESIGN.md 9)
         raise NoActiveRunError("no active run: call tracker_core.init() first")
     return _current
 

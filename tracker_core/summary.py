@@ -30,7 +30,7 @@ class LeafState:
 
     __slots__ = (
         "pos", "last", "has_last", "last_step", "override", "has_override", "first", "has_first",
-        "count", "n_num", "nan_count", "sum", "min", "min_step", "max", "max_step", "blob",
+        "count", "n_num", "nan_count", "sum", "min", "min_step", "max", "max_step", "blob", "first_seq",
     )
 
     def __init__(self, pos: int) -> None:
@@ -42,6 +42,7 @@ class LeafState:
         self.has_override = False
         self.first = None
         self.has_first = False
+        self.first_seq = None  # history row that gave ``first`` (not stored: only pending rows need it)
         self.count = 0  # logged values that entered the aggregates (any type)
         self.n_num = 0  # numeric, non-NaN values among them (the mean's denominator)
         self.nan_count = 0
@@ -105,7 +106,7 @@ class LeafState:
         return out
 
     # -- persistence: a flat record of plain values (the store maps it to columns)
-    FIELDS = __slots__
+    FIELDS = __slots__[:-1]
 
     def to_record(self) -> dict:
         return {name: getattr(self, name) for name in self.FIELDS}
@@ -174,28 +175,35 @@ class SummaryState:
         return []
 
     # -- the three kinds of change
-    def observe(self, row: dict, step: int) -> None:
-        """Logged values, in program order: each becomes its leaf's last value, ends any
-        override and enters the aggregates (so ``first`` and ``last`` follow program order
-        even for rows logged to a lower step). This is the hot path of ``log()``: the
-        aggregation is inlined on purpose."""
+    def apply(self, row: dict, seq: int, step: int, observe: bool = True, aggregate: bool = True) -> None:
+        """Logged values of history row ``seq`` (at ``step``).
+
+        *observe* (when ``log()`` is called, in program order): each value becomes its leaf's
+        last value and ends any override; ``first`` comes from the earliest row holding the
+        key. *aggregate* (when the row is committed to history): min/max/mean/best and the
+        counts take the row's final values, so they always equal what history holds. Both
+        happen in one call for a row committed at once, the hot path of ``log()``; the loop
+        is inlined on purpose."""
         leaves = self.leaves
         for path, value in row.items():
             st = leaves.get(path)
-            if st is None:
-                st = self._add(path)
-            st.last = value
-            st.has_last = True
-            st.last_step = step
-            if st.has_override:
-                st.has_override = False
-                st.override = None
-                if st.blob:
-                    self.dropped_blobs.append(st.blob)
-                    st.blob = None
+            if observe:
+                if st is None:
+                    st = self._add(path)
+                st.last = value
+                st.has_last = True
+                st.last_step = step
+                if st.has_override:
+                    st.has_override = False
+                    st.override = None
+                    if st.blob:
+                        self.dropped_blobs.append(st.blob)
+                        st.blob = None
+                if not st.has_first or st.first_seq == seq:  # a pending row may still change it
+                    st.first, st.has_first, st.first_seq = value, True, seq
+            if not aggregate or st is None:  # None: deleted while its row was pending
+                continue
             st.count += 1
-            if not st.has_first:
-                st.first, st.has_first = value, True
             tv = type(value)
             if tv is not float and tv is not int:
                 continue  # bool, None, str, lists, histograms: first/last only

@@ -38,6 +38,7 @@ class RunRecord:
     finished_at: float | None = None
     runtime: float | None = None
     last_step: int | None = None
+    last_log_at: float | None = None  # time of the last history row: the summary's ``_timestamp``
     notes: str | None = None
     tags: list[str] = field(default_factory=list)
     group: str | None = None

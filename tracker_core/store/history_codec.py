@@ -1,7 +1,8 @@
 """History as typed chunks per key: what one flush of the writer stores.
 
-A flush of ``n`` rows (row numbers ``seq0 .. seq0+n-1``, program order) becomes one
-*rows chunk* (``steps`` int64 array, ``ts`` float64 array) and one *values chunk per key*
+A flush of ``n`` rows becomes one *rows chunk* (``seqs`` int64 array: each row's sequence
+number, the order in which rows were opened; ``steps`` int64; ``ts`` float64) and one
+*values chunk per key*
 (``seqs`` int64 array of the rows holding the key, and the values). Values are packed by
 kind: ``f8`` (all Python floats, NaN/inf included), ``i8`` (all ints within int64), else
 ``json`` (exact JSON text: bools, None, strings, lists, histograms, big ints, mixtures).
@@ -61,12 +62,11 @@ def unpack_values(kind: str, payload: bytes) -> list:
 
 
 def pack_rows(rows: list[Row]) -> tuple[dict, list[dict]]:
-    """Rows of one flush -> the rows chunk and one values chunk per key.
-
-    The rows must be consecutive (``seq`` increasing by one), as the writer drains them."""
-    steps, stamps = [], []
+    """Rows of one flush -> the rows chunk and one values chunk per key."""
+    seq_list, steps, stamps = [], [], []
     per_key: dict[tuple, tuple[list, list]] = {}
     for seq, step, ts, row in rows:
+        seq_list.append(seq)
         steps.append(step)
         stamps.append(ts)
         for path, value in row.items():
@@ -75,9 +75,10 @@ def pack_rows(rows: list[Row]) -> tuple[dict, list[dict]]:
                 entry = per_key[path] = ([], [])
             entry[0].append(seq)
             entry[1].append(value)
-    seq0 = rows[0][0]
-    rows_chunk = {"seq0": seq0, "n": len(rows), "min_step": min(steps), "max_step": max(steps),
-                  "steps": _pack("q", steps), "ts": _pack("d", stamps)}
+    seq0 = min(seq_list)
+    rows_chunk = {"seq0": seq0, "max_seq": max(seq_list), "n": len(rows), "min_step": min(steps),
+                  "max_step": max(steps), "seqs": _pack("q", seq_list), "steps": _pack("q", steps),
+                  "ts": _pack("d", stamps)}
     value_chunks = []
     for path, (seqs, values) in per_key.items():
         kind, payload = pack_values(values)
@@ -86,17 +87,17 @@ def pack_rows(rows: list[Row]) -> tuple[dict, list[dict]]:
     return rows_chunk, value_chunks
 
 
-def unpack_rows(rows_chunks: Iterable[tuple[int, bytes, bytes]],
+def unpack_rows(rows_chunks: Iterable[tuple[bytes, bytes, bytes]],
                 value_chunks: Iterable[tuple[str, str, bytes, bytes]],
                 min_step: int | None = None, max_step: int | None = None) -> list[tuple[int, float, dict]]:
     """Stored chunks -> ``[(step, timestamp, {path: value})]`` in program order.
 
-    ``rows_chunks``: ``(seq0, steps, ts)``; ``value_chunks``: ``(path, kind, seqs, vals)``."""
+    ``rows_chunks``: ``(seqs, steps, ts)``; ``value_chunks``: ``(path, kind, seqs, vals)``."""
     table: dict[int, tuple[int, float, dict]] = {}
-    for seq0, steps, stamps in rows_chunks:
-        for i, (step, ts) in enumerate(zip(_unpack("q", steps), _unpack("d", stamps))):
+    for seqs, steps, stamps in rows_chunks:
+        for seq, step, ts in zip(_unpack("q", seqs), _unpack("q", steps), _unpack("d", stamps)):
             if (min_step is None or step >= min_step) and (max_step is None or step <= max_step):
-                table[seq0 + i] = (step, ts, {})
+                table[seq] = (step, ts, {})
     for path_text, kind, seqs, vals in value_chunks:
         path = tuple(codec.loads(path_text))
         for seq, value in zip(_unpack("q", seqs), unpack_values(kind, vals)):
@@ -120,13 +121,14 @@ def nest(row: dict) -> dict:
     return out
 
 
-def unpack_key(rows_chunks: Iterable[tuple[int, bytes, bytes]],
+def unpack_key(rows_chunks: Iterable[tuple[bytes, bytes]],
                value_chunks: Iterable[tuple[str, bytes, bytes]]) -> list[tuple[int, Any]]:
-    """One key's history ``[(step, value)]`` in program order, from its chunks only."""
+    """One key's history ``[(step, value)]`` in row order, from its chunks only.
+
+    ``rows_chunks``: ``(seqs, steps)``; ``value_chunks``: ``(kind, seqs, vals)``."""
     step_of: dict[int, int] = {}
-    for seq0, steps, _ts in rows_chunks:
-        for i, step in enumerate(_unpack("q", steps)):
-            step_of[seq0 + i] = step
+    for seqs, steps in rows_chunks:
+        step_of.update(zip(_unpack("q", seqs), _unpack("q", steps)))
     out = []
     for kind, seqs, vals in value_chunks:
         for seq, value in zip(_unpack("q", seqs), unpack_values(kind, vals)):

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT NOT NULL,
     name TEXT NOT NULL, state TEXT NOT NULL,
     created_at REAL NOT NULL, updated_at REAL, heartbeat_at REAL, finished_at REAL,
-    runtime REAL, last_step INTEGER, notes TEXT, group_name TEXT, job_type TEXT,
+    runtime REAL, last_step INTEGER, last_log_at REAL, notes TEXT, group_name TEXT, job_type TEXT,
     host TEXT, pid INTEGER, exit_code INTEGER, metadata TEXT,
     UNIQUE (entity, project, run_id)
 );
@@ -64,8 +64,9 @@ CREATE TABLE IF NOT EXISTS metric_defs (
     PRIMARY KEY (uid, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history_rows (
-    uid INTEGER NOT NULL, seq0 INTEGER NOT NULL, n INTEGER NOT NULL, min_step INTEGER NOT NULL,
-    max_step INTEGER NOT NULL, steps BLOB NOT NULL, ts BLOB NOT NULL, PRIMARY KEY (uid, seq0)
+    uid INTEGER NOT NULL, seq0 INTEGER NOT NULL, max_seq INTEGER NOT NULL, n INTEGER NOT NULL,
+    min_step INTEGER NOT NULL, max_step INTEGER NOT NULL, seqs BLOB NOT NULL, steps BLOB NOT NULL,
+    ts BLOB NOT NULL, PRIMARY KEY (uid, seq0)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history_values (
     uid INTEGER NOT NULL, path TEXT NOT NULL, seq0 INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS history_values (
 
 _RUN_COLS = (
     "uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at, "
-    "runtime, last_step, notes, group_name, job_type, host, pid, exit_code, metadata"
+    "runtime, last_step, last_log_at, notes, group_name, job_type, host, pid, exit_code, metadata"
 )
 _LEAF_COLS = (
     "path, key, pos, has_last, last_json, last_num, last_step, has_override, override_json, blob, "
@@ -84,7 +85,7 @@ _LEAF_COLS = (
 )
 _RUN_FIELD_COLUMN = {"group": "group_name"}
 _UPDATABLE = {
-    "name", "state", "updated_at", "heartbeat_at", "finished_at", "runtime", "last_step", "notes",
+    "name", "state", "updated_at", "heartbeat_at", "finished_at", "runtime", "last_step", "last_log_at", "notes",
     "group", "job_type", "host", "pid", "exit_code", "metadata",
 }
 
@@ -142,7 +143,7 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA busy_timeout = 60000")
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._set_wal()
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._tx():
             for stmt in _SCHEMA.split(";"):
@@ -150,6 +151,19 @@ class SQLiteStore(Store):
                     self._conn.execute(stmt)
             if self._conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
                 self._conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+
+    def _set_wal(self, deadline_s: float = 60.0) -> None:
+        """Switch to WAL. Two processes creating a new database at the same moment get
+        SQLITE_BUSY here at once (the busy timeout does not cover this switch): retry."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     # -- plumbing
     class _Tx:
@@ -190,9 +204,9 @@ class SQLiteStore(Store):
             ).fetchone():
                 raise RunExistsError(f"run {run.entity}/{run.project}/{run.run_id} already exists")
             cur = c.execute(
-                f"INSERT INTO runs ({_RUN_COLS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO runs ({_RUN_COLS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.entity, run.project, run.run_id, run.name, run.state, run.created_at, run.updated_at,
-                 run.heartbeat_at, run.finished_at, run.runtime, run.last_step, run.notes, run.group,
+                 run.heartbeat_at, run.finished_at, run.runtime, run.last_step, run.last_log_at, run.notes, run.group,
                  run.job_type, run.host, run.pid, run.exit_code, codec.dumps(run.metadata)),
             )
             uid = cur.lastrowid
@@ -204,11 +218,11 @@ class SQLiteStore(Store):
         out = []
         for row in rows:
             (uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at,
-             runtime, last_step, notes, group, job_type, host, pid, exit_code, metadata) = row
+             runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata) = row
             out.append(RunRecord(
                 entity=entity, project=project, run_id=run_id, name=name, state=state, created_at=created_at,
                 updated_at=updated_at, heartbeat_at=heartbeat_at, finished_at=finished_at, runtime=runtime,
-                last_step=last_step, notes=notes, group=group, job_type=job_type, host=host, pid=pid,
+                last_step=last_step, last_log_at=last_log_at, notes=notes, group=group, job_type=job_type, host=host, pid=pid,
                 exit_code=exit_code, metadata=codec.loads(metadata) or {}, uid=uid,
             ))
         if out:
@@ -273,8 +287,9 @@ class SQLiteStore(Store):
             if b.rows:
                 rows_chunk, value_chunks = history_codec.pack_rows(b.rows)
                 r = rows_chunk
-                c.execute("INSERT INTO history_rows VALUES (?,?,?,?,?,?,?)",
-                          (uid, r["seq0"], r["n"], r["min_step"], r["max_step"], r["steps"], r["ts"]))
+                c.execute("INSERT INTO history_rows VALUES (?,?,?,?,?,?,?,?,?)",
+                          (uid, r["seq0"], r["max_seq"], r["n"], r["min_step"], r["max_step"], r["seqs"],
+                           r["steps"], r["ts"]))
                 c.executemany("INSERT INTO history_values VALUES (?,?,?,?,?,?,?)",
                               [(uid, v["path"], v["seq0"], v["key"], v["kind"], v["seqs"], v["vals"])
                                for v in value_chunks])
@@ -336,7 +351,7 @@ class SQLiteStore(Store):
         return out
 
     def read_history(self, uid: int, min_step: int | None = None, max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
-        sql, args = "SELECT seq0, steps, ts FROM history_rows WHERE uid=?", [uid]
+        sql, args = "SELECT seqs, steps, ts FROM history_rows WHERE uid=?", [uid]
         if min_step is not None:
             sql, args = sql + " AND max_step>=?", args + [min_step]
         if max_step is not None:
@@ -347,7 +362,7 @@ class SQLiteStore(Store):
             yield step, ts, history_codec.nest(row)
 
     def read_key_history(self, uid: int, path: tuple) -> list[tuple[int, Any]]:
-        rows_chunks = self._query("SELECT seq0, steps, ts FROM history_rows WHERE uid=?", (uid,))
+        rows_chunks = self._query("SELECT seqs, steps FROM history_rows WHERE uid=?", (uid,))
         value_chunks = self._query("SELECT kind, seqs, vals FROM history_values WHERE uid=? AND path=?",
                                    (uid, codec.path_key(path)))
         return history_codec.unpack_key(rows_chunks, value_chunks)
@@ -357,7 +372,7 @@ class SQLiteStore(Store):
         return [tuple(codec.loads(p)) for (p,) in rows]
 
     def history_length(self, uid: int) -> int:
-        return self._query("SELECT COALESCE(MAX(seq0 + n), 0) FROM history_rows WHERE uid=?", (uid,))[0][0]
+        return self._query("SELECT COALESCE(MAX(max_seq) + 1, 0) FROM history_rows WHERE uid=?", (uid,))[0][0]
 
     # -- Api edits
     def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
