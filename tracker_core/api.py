@@ -17,7 +17,6 @@ import datetime as _dt
 import os
 from typing import Any, Iterator
 
-
 from .errors import RunNotFoundError
 from .metrics import MetricRegistry
 from .store import RunRecord, Store, open_store
@@ -190,9 +189,9 @@ class PublicRun:
 
     def summary_set(self, path: tuple, value: Any) -> None:
         leaves = leaves_of(path, value, lambda name, arr: self._store.put_blob(self._uid, name, arr))
-        state, _ = self._loaded()
+        state, registry = self._loaded()
         state.replace(path, leaves)
-        self._ops.append(("set", path, leaves))
+        self._ops.append(("set", path, leaves, {p: state.query_rows(p, registry) for p in leaves}))
 
     def summary_delete(self, path: tuple) -> None:
         state, _ = self._loaded()

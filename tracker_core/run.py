@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-
 from . import metrics
 from .config import Config
 from .errors import RunFinishedError
@@ -226,7 +225,7 @@ class Run:
         with self._lock:
             stored = self._registry.define(new, overwrite=overwrite)
             self._defs_dirty = True
-            self._state.version += 1
+            self._state.touch_all()  # renderings (and their query rows) may have changed
         return stored
 
     # -- summary owner protocol (see summary_view.SummaryOwner)
@@ -273,8 +272,9 @@ class Run:
     def _drain(self) -> WriteBatch | None:
         with self._lock:
             changed, removed, blobs = self._state.take_changes()
+            query_rows = {p: self._state.query_rows(p, self._registry) for p, _ in changed}
             batch = WriteBatch(uid=self._uid, rows=self._rows, leaves=changed, removed_leaves=removed,
-                               config=self._config_changes, dropped_blobs=blobs)
+                               query_rows=query_rows, config=self._config_changes, dropped_blobs=blobs)
             self._rows, self._config_changes = [], {}
             if self._defs_dirty:
                 batch.metric_defs = self._registry.records()

@@ -273,6 +273,22 @@ class SummaryState:
             root["_timestamp"] = timestamp
         return root
 
+    def query_rows(self, path: Path, registry: MetricRegistry) -> list[tuple[str, Any]]:
+        """The leaf's rendered value as ``(dotted key, value)`` rows for filters and sorting:
+        ``loss`` -> ``[("loss", {..}), ("loss.min", 0.2), ("loss.max", 0.9)]``; a hidden
+        or removed leaf has none."""
+        st = self.leaves.get(path)
+        if st is None:
+            return []
+        value = st.render(registry.resolve(path))
+        if value is _HIDDEN:
+            return []
+        key = ".".join(path)
+        rows = [(key, value)]
+        if isinstance(value, dict):
+            rows.extend((f"{key}.{k}", v) for k, v in value.items())
+        return rows
+
     def details(self, path: Path, registry: MetricRegistry) -> dict:
         st = self.leaves.get(path)
         if st is None:
@@ -280,6 +296,11 @@ class SummaryState:
         return st.details(registry.resolve(path))
 
     # -- persistence
+    def touch_all(self) -> None:
+        """Every leaf must be stored again (its rendering changed: new metric definitions)."""
+        self.dirty.update(self.leaves)
+        self.version += 1
+
     def take_changes(self) -> tuple[list[tuple[Path, dict]], list[Path], list[str]]:
         """Records of changed leaves, removed paths and blobs to delete, since the last call."""
         changed = [(p, self.leaves[p].to_record()) for p in self.dirty if p in self.leaves]

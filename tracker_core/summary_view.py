@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Callable, Iterator, Protocol
 
-
 from .summary import Tree
 from .values import convert_log_value, convert_summary_value
 

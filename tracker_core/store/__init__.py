@@ -6,7 +6,16 @@ import os
 import threading
 
 from .. import settings
-from .base import CRASHED, FAILED, FINISHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
+from .base import (
+    CRASHED,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    RunExistsError,
+    RunRecord,
+    Store,
+    WriteBatch,
+)
 
 __all__ = ["Store", "RunRecord", "WriteBatch", "RunExistsError", "open_store",
            "RUNNING", "FINISHED", "FAILED", "CRASHED"]

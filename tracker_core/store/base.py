@@ -16,7 +16,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-
 Path = tuple
 
 RUNNING, FINISHED, FAILED, CRASHED = "running", "finished", "failed", "crashed"
@@ -57,6 +56,7 @@ class WriteBatch:
     uid: int
     rows: list[tuple[int, int, float, dict]] = field(default_factory=list)  # (seq, step, timestamp, {path: value})
     leaves: list[tuple[Path, dict]] = field(default_factory=list)  # LeafState records
+    query_rows: dict = field(default_factory=dict)  # leaf path -> [(dotted key, rendered value)]
     removed_leaves: list[Path] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)  # top-level key -> new value
     metric_defs: list[dict] | None = None  # the full set, when it changed
@@ -130,7 +130,8 @@ class Store(ABC):
     # -- edits of a (possibly finished) run's summary, from the Api
     @abstractmethod
     def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
-        """Apply ``("set", path, {leaf_path: (value, blob)})`` / ``("del", path)`` ops atomically.
+        """Apply ``("set", path, {leaf_path: (value, blob)}, {leaf_path: query rows})`` /
+        ``("del", path)`` ops atomically.
 
         Only the named keys are touched, so two processes editing different keys of one run
         both keep their change."""

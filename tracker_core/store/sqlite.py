@@ -18,6 +18,7 @@ Blobs are ``.npy`` files in ``<db>.blobs/<uid>/`` (lossless: dtype and shape kep
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -29,106 +30,25 @@ if TYPE_CHECKING:
 from . import codec, history_codec
 from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
 from .liveness import is_dead
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    uid INTEGER PRIMARY KEY,
-    entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT NOT NULL,
-    name TEXT NOT NULL, state TEXT NOT NULL,
-    created_at REAL NOT NULL, updated_at REAL, heartbeat_at REAL, finished_at REAL,
-    runtime REAL, last_step INTEGER, last_log_at REAL, notes TEXT, group_name TEXT, job_type TEXT,
-    host TEXT, pid INTEGER, exit_code INTEGER, metadata TEXT,
-    UNIQUE (entity, project, run_id)
-);
-CREATE INDEX IF NOT EXISTS runs_project ON runs (project, created_at);
-CREATE TABLE IF NOT EXISTS run_tags (uid INTEGER NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (uid, tag));
-CREATE TABLE IF NOT EXISTS config (
-    uid INTEGER NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, pos INTEGER NOT NULL, sub INTEGER NOT NULL,
-    value_json TEXT, value_num REAL, PRIMARY KEY (uid, path)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS summary_leaves (
-    uid INTEGER NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, pos INTEGER NOT NULL,
-    has_last INTEGER NOT NULL, last_json TEXT, last_num REAL, last_step INTEGER,
-    has_override INTEGER NOT NULL, override_json TEXT, blob TEXT,
-    has_first INTEGER NOT NULL, first_json TEXT,
-    count INTEGER NOT NULL, n_num INTEGER NOT NULL, nan_count INTEGER NOT NULL, sum_json TEXT,
-    min_json TEXT, min_num REAL, min_step INTEGER, max_json TEXT, max_num REAL, max_step INTEGER,
-    PRIMARY KEY (uid, path)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS metric_defs (
-    uid INTEGER NOT NULL, name TEXT NOT NULL, pos INTEGER NOT NULL, ops TEXT,
-    objective TEXT, step_metric TEXT, step_sync INTEGER, hidden INTEGER,
-    PRIMARY KEY (uid, name)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS history_rows (
-    uid INTEGER NOT NULL, seq0 INTEGER NOT NULL, max_seq INTEGER NOT NULL, n INTEGER NOT NULL,
-    min_step INTEGER NOT NULL, max_step INTEGER NOT NULL, seqs BLOB NOT NULL, steps BLOB NOT NULL,
-    ts BLOB NOT NULL, PRIMARY KEY (uid, seq0)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS history_values (
-    uid INTEGER NOT NULL, path TEXT NOT NULL, seq0 INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
-    seqs BLOB NOT NULL, vals BLOB NOT NULL, PRIMARY KEY (uid, path, seq0)
-) WITHOUT ROWID;
-"""
-
-_RUN_COLS = (
-    "uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at, "
-    "runtime, last_step, last_log_at, notes, group_name, job_type, host, pid, exit_code, metadata"
+from .query import Compiler
+from .sqlite_schema import (
+    LEAF_COLS,
+    RUN_COLS,
+    RUN_FIELD_COLUMN,
+    SCHEMA,
+    SCHEMA_VERSION,
+    UPDATABLE,
+    empty_leaf,
+    flatten_config,
+    leaf_record,
+    leaf_row,
+    query_row,
 )
-_LEAF_COLS = (
-    "path, key, pos, has_last, last_json, last_num, last_step, has_override, override_json, blob, "
-    "has_first, first_json, count, n_num, nan_count, sum_json, min_json, min_num, min_step, "
-    "max_json, max_num, max_step"
-)
-_RUN_FIELD_COLUMN = {"group": "group_name"}
-_UPDATABLE = {
-    "name", "state", "updated_at", "heartbeat_at", "finished_at", "runtime", "last_step", "last_log_at", "notes",
-    "group", "job_type", "host", "pid", "exit_code", "metadata",
-}
 
 
-def _leaf_row(uid: int, path: tuple, r: dict) -> tuple:
-    enc = codec.dumps
-    return (
-        uid, codec.path_key(path), codec.dotted(path), r["pos"],
-        int(r["has_last"]), enc(r["last"]), codec.number(r["last"]), r["last_step"],
-        int(r["has_override"]), enc(r["override"]), r["blob"],
-        int(r["has_first"]), enc(r["first"]),
-        r["count"], r["n_num"], r["nan_count"], enc(r["sum"]),
-        enc(r["min"]), codec.number(r["min"]), r["min_step"], enc(r["max"]), codec.number(r["max"]), r["max_step"],
-    )
-
-
-def _leaf_record(row: tuple) -> tuple[tuple, dict]:
-    dec = codec.loads
-    (path, _key, pos, has_last, last, _ln, last_step, has_override, override, blob, has_first, first,
-     count, n_num, nan_count, sum_, min_, _mn, min_step, max_, _xn, max_step) = row
-    return tuple(dec(path)), {
-        "pos": pos, "has_last": bool(has_last), "last": dec(last), "last_step": last_step,
-        "has_override": bool(has_override), "override": dec(override), "blob": blob,
-        "has_first": bool(has_first), "first": dec(first), "count": count, "n_num": n_num,
-        "nan_count": nan_count, "sum": dec(sum_), "min": dec(min_), "min_step": min_step,
-        "max": dec(max_), "max_step": max_step,
-    }
-
-
-def _empty_leaf(pos: int) -> dict:
-    return {
-        "pos": pos, "has_last": False, "last": None, "last_step": None, "has_override": False,
-        "override": None, "blob": None, "has_first": False, "first": None, "count": 0, "n_num": 0,
-        "nan_count": 0, "sum": 0, "min": None, "min_step": None, "max": None, "max_step": None,
-    }
-
-
-def _flatten_config(value: Any, path: tuple, out: list) -> None:
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            _flatten_config(v, path + (k,), out)
-    else:
-        out.append((path, value))
+def _regexp(pattern: str, value: Any) -> bool:
+    """SQLite's ``value REGEXP pattern`` (Python ``re.search`` semantics, as MongoDB's $regex)."""
+    return isinstance(value, str) and re.search(pattern, value) is not None
 
 
 class SQLiteStore(Store):
@@ -143,10 +63,12 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA busy_timeout = 60000")
+        self._conn.create_function("regexp", 2, _regexp, deterministic=True)
+        self._compiler = Compiler()
         self._set_wal()
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._tx():
-            for stmt in _SCHEMA.split(";"):
+            for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     self._conn.execute(stmt)
             if self._conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
@@ -204,7 +126,7 @@ class SQLiteStore(Store):
             ).fetchone():
                 raise RunExistsError(f"run {run.entity}/{run.project}/{run.run_id} already exists")
             cur = c.execute(
-                f"INSERT INTO runs ({_RUN_COLS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO runs ({RUN_COLS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.entity, run.project, run.run_id, run.name, run.state, run.created_at, run.updated_at,
                  run.heartbeat_at, run.finished_at, run.runtime, run.last_step, run.last_log_at, run.notes, run.group,
                  run.job_type, run.host, run.pid, run.exit_code, codec.dumps(run.metadata)),
@@ -246,20 +168,35 @@ class SQLiteStore(Store):
 
     def get_run(self, entity: str | None, project: str, run_id: str) -> RunRecord | None:
         if entity is None:
-            rows = self._query(f"SELECT {_RUN_COLS} FROM runs WHERE project=? AND run_id=?", (project, run_id))
+            rows = self._query(f"SELECT {RUN_COLS} FROM runs WHERE project=? AND run_id=?", (project, run_id))
         else:
-            rows = self._query(f"SELECT {_RUN_COLS} FROM runs WHERE entity=? AND project=? AND run_id=?",
+            rows = self._query(f"SELECT {RUN_COLS} FROM runs WHERE entity=? AND project=? AND run_id=?",
                                (entity, project, run_id))
         recs = self._records(rows)
         return recs[0] if recs else None
 
+    def _select(self, entity: str | None, project: str, filters: Any) -> tuple[str, list]:
+        where, params = self._compiler.where(filters)
+        scope = "r.project = ?" + (" AND r.entity = ?" if entity is not None else "")
+        scope_params = [project] + ([entity] if entity is not None else [])
+        return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
+
+    def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
+                   limit: int | None = None, offset: int = 0) -> list[RunRecord]:
+        body, params = self._select(entity, project, filters)
+        order_sql, order_params = self._compiler.order_by(order)
+        cols = ", ".join("r." + c.strip() for c in RUN_COLS.split(","))
+        sql = f"SELECT {cols} {body} ORDER BY {order_sql}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self._records(self._query(sql, tuple(params + order_params)))
+
+    def count_runs(self, entity: str | None, project: str, filters: Any = None) -> int:
+        body, params = self._select(entity, project, filters)
+        return self._query(f"SELECT COUNT(*) {body}", tuple(params))[0][0]
+
     def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
-        if entity is None:
-            rows = self._query(f"SELECT {_RUN_COLS} FROM runs WHERE project=? ORDER BY created_at, uid", (project,))
-        else:
-            rows = self._query(f"SELECT {_RUN_COLS} FROM runs WHERE entity=? AND project=? ORDER BY created_at, uid",
-                               (entity, project))
-        return self._records(rows)
+        return self.query_runs(entity, project)
 
     def update_run(self, uid: int, **fields: Any) -> None:
         with self._tx() as c:
@@ -268,13 +205,13 @@ class SQLiteStore(Store):
     def _update_run(self, c: sqlite3.Connection, uid: int, fields: dict) -> None:
         fields = dict(fields)
         tags = fields.pop("tags", None)
-        bad = set(fields) - _UPDATABLE
+        bad = set(fields) - UPDATABLE
         if bad:
-            raise ValueError(f"cannot update run field(s) {sorted(bad)}; allowed: {sorted(_UPDATABLE | {'tags'})}")
+            raise ValueError(f"cannot update run field(s) {sorted(bad)}; allowed: {sorted(UPDATABLE | {'tags'})}")
         if "metadata" in fields:
             fields["metadata"] = codec.dumps(fields["metadata"])
         if fields:
-            cols = ", ".join(f"{_RUN_FIELD_COLUMN.get(k, k)}=?" for k in fields)
+            cols = ", ".join(f"{RUN_FIELD_COLUMN.get(k, k)}=?" for k in fields)
             c.execute(f"UPDATE runs SET {cols} WHERE uid=?", (*fields.values(), uid))
         if tags is not None:
             c.execute("DELETE FROM run_tags WHERE uid=?", (uid,))
@@ -294,11 +231,11 @@ class SQLiteStore(Store):
                               [(uid, v["path"], v["seq0"], v["key"], v["kind"], v["seqs"], v["vals"])
                                for v in value_chunks])
             if b.removed_leaves:
-                c.executemany("DELETE FROM summary_leaves WHERE uid=? AND path=?",
-                              [(uid, codec.path_key(p)) for p in b.removed_leaves])
+                self._delete_leaves(c, uid, b.removed_leaves)
             if b.leaves:
-                c.executemany(f"INSERT OR REPLACE INTO summary_leaves (uid, {_LEAF_COLS}) VALUES ({','.join('?' * 23)})",
-                              [_leaf_row(uid, p, r) for p, r in b.leaves])
+                c.executemany(f"INSERT OR REPLACE INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({','.join('?' * 23)})",
+                              [leaf_row(uid, p, r) for p, r in b.leaves])
+                self._write_query_rows(c, uid, b.query_rows)
             for key, value in b.config.items():
                 self._write_config_key(c, uid, key, value)
             if b.metric_defs is not None:
@@ -313,6 +250,20 @@ class SQLiteStore(Store):
         if b.dropped_blobs:
             self.delete_blobs(uid, b.dropped_blobs)
 
+    @staticmethod
+    def _delete_leaves(c: sqlite3.Connection, uid: int, paths: list) -> None:
+        keys = [(uid, codec.path_key(p)) for p in paths]
+        c.executemany("DELETE FROM summary_leaves WHERE uid=? AND path=?", keys)
+        c.executemany("DELETE FROM summary_values WHERE uid=? AND leaf=?", keys)
+
+    @staticmethod
+    def _write_query_rows(c: sqlite3.Connection, uid: int, query_rows: dict) -> None:
+        """Replace the rendered (filterable) rows of each leaf in ``query_rows``."""
+        c.executemany("DELETE FROM summary_values WHERE uid=? AND leaf=?",
+                      [(uid, codec.path_key(p)) for p in query_rows])
+        c.executemany("INSERT OR REPLACE INTO summary_values VALUES (?,?,?,?,?,?)",
+                      [query_row(uid, p, key, value) for p, rows in query_rows.items() for key, value in rows])
+
     def _write_config_key(self, c: sqlite3.Connection, uid: int, key: str, value: Any) -> None:
         top = codec.path_key((key,))
         row = c.execute("SELECT MIN(pos) FROM config WHERE uid=? AND (path=? OR substr(path,1,?)=?)",
@@ -323,15 +274,15 @@ class SQLiteStore(Store):
         c.execute("DELETE FROM config WHERE uid=? AND (path=? OR substr(path,1,?)=?)",
                   (uid, top, len(top) - 1, top[:-1] + ","))
         leaves: list = []
-        _flatten_config(value, (key,), leaves)
-        c.executemany("INSERT INTO config VALUES (?,?,?,?,?,?,?)",
-                      [(uid, codec.path_key(p), codec.dotted(p), pos, i, codec.dumps(v),
-                        codec.number(v)) for i, (p, v) in enumerate(leaves)])
+        flatten_config(value, (key,), leaves)
+        c.executemany("INSERT INTO config VALUES (?,?,?,?,?,?,?,?)",
+                      [(uid, codec.path_key(p), codec.dotted(p), pos, i, codec.dumps(v), codec.number(v),
+                        v if isinstance(v, str) else None) for i, (p, v) in enumerate(leaves)])
 
     # -- reads
     def load_leaves(self, uid: int) -> list[tuple[tuple, dict]]:
-        rows = self._query(f"SELECT {_LEAF_COLS} FROM summary_leaves WHERE uid=? ORDER BY pos", (uid,))
-        return [_leaf_record(r) for r in rows]
+        rows = self._query(f"SELECT {LEAF_COLS} FROM summary_leaves WHERE uid=? ORDER BY pos", (uid,))
+        return [leaf_record(r) for r in rows]
 
     def load_metric_defs(self, uid: int) -> list[dict]:
         rows = self._query("SELECT name, ops, objective, step_metric, step_sync, hidden FROM metric_defs "
@@ -382,17 +333,16 @@ class SQLiteStore(Store):
                 path = op[1]
                 below = self._paths_under(c, uid, path)
                 keep = set(op[2]) if op[0] == "set" else set()
-                for p, blob in below:
-                    if p not in keep:
-                        c.execute("DELETE FROM summary_leaves WHERE uid=? AND path=?", (uid, codec.path_key(p)))
-                        if blob:
-                            dropped.append(blob)
+                gone = [p for p, _blob in below if p not in keep]
+                self._delete_leaves(c, uid, gone)
+                dropped.extend(blob for p, blob in below if blob and p not in keep)
                 if op[0] == "del":
                     if not below:
                         raise KeyError(path[-1])
                     continue
                 for leaf_path, (value, blob) in op[2].items():
                     self._set_override(c, uid, leaf_path, value, blob, dropped)
+                self._write_query_rows(c, uid, op[3])
             c.execute("UPDATE runs SET updated_at=? WHERE uid=?", (time.time(), uid))
         if dropped:
             self.delete_blobs(uid, dropped)
@@ -416,10 +366,10 @@ class SQLiteStore(Store):
                       (codec.dumps(value), blob, uid, key))
             return
         pos = c.execute("SELECT COALESCE(MAX(pos)+1, 0) FROM summary_leaves WHERE uid=?", (uid,)).fetchone()[0]
-        rec = _empty_leaf(pos)
+        rec = empty_leaf(pos)
         rec.update(has_override=True, override=value, blob=blob)
-        c.execute(f"INSERT INTO summary_leaves (uid, {_LEAF_COLS}) VALUES ({','.join('?' * 23)})",
-                  _leaf_row(uid, path, rec))
+        c.execute(f"INSERT INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({','.join('?' * 23)})",
+                  leaf_row(uid, path, rec))
 
     # -- blobs
     def _blob_path(self, uid: int, name: str) -> str:
