@@ -8,22 +8,12 @@ one run both keep their change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
-
-import datetime as _dt
 import os
 from typing import Any, Iterator
 
 from .errors import RunNotFoundError
-from .metrics import MetricRegistry
-from .store import RunRecord, Store, open_store
-from .summary import SummaryState, Tree
-from .summary_view import SummaryView, leaves_of
-
-UI_URL = "http://127.0.0.1:8765"
+from .public_run import PublicRun
+from .store import Store, open_store
 
 
 def _split_path(path: str, what: str) -> list[str]:
@@ -59,8 +49,17 @@ class Api:
             raise RunNotFoundError(f"run {path!r} not found in {self._store.url}")
         return PublicRun(self._store, record)
 
-    def runs(self, path: str) -> "Runs":
-        """The runs of ``"entity/project"`` (or ``"project"``: any entity), oldest first."""
+    def runs(self, path: str, filters: dict | None = None, order: str | list[str] | None = None,
+             per_page: int = 50) -> "Runs":
+        """The runs of ``"entity/project"`` (or ``"project"``: any entity).
+
+        ``filters``: W&B's Mongo-style filters, e.g. ``{"summary_metrics.acc": {"$gt": 0.9}}``
+        or ``{"$or": [{"config.lr": 0.1}, {"tags": "best"}]}`` (see ``store/query.py``);
+        ``order``: ``"-summary_metrics.val/acc.best"``, ``"+config.lr"``, ``"created_at"``
+        (default: oldest first). Both are evaluated by the database; runs missing the
+        ordered value come last. A bad filter raises ``FilterError`` (a ValueError)."""
+        if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+            raise ValueError(f"per_page must be a positive int, got {per_page!r}")
         parts = _split_path(path, "Api.runs")
         if len(parts) == 2:
             entity, project = parts
@@ -68,159 +67,76 @@ class Api:
             entity, project = None, parts[0]
         else:
             raise ValueError(f"Api.runs: expected 'entity/project', got {path!r}")
-        return Runs(self._store, [PublicRun(self._store, r) for r in self._store.list_runs(entity, project)])
+        return Runs(self._store, entity, project, filters, order, per_page)
 
 
 class Runs:
-    """A sequence of :class:`PublicRun`."""
+    """The runs of a project that match a filter, in order; fetched ``per_page`` at a time.
 
-    def __init__(self, store: Store, runs: list["PublicRun"]) -> None:
+    ``len(runs)`` counts in the database; ``runs.to_pandas()`` builds one DataFrame in
+    a few queries whatever the number of runs."""
+
+    def __init__(self, store: Store, entity: str | None, project: str, filters: Any, order: Any,
+                 per_page: int) -> None:
         self._store = store
-        self._runs = runs
+        self._args = (entity, project)
+        self._filters = filters
+        self._order = order
+        self._per_page = per_page
+        self._pages: dict[int, list[PublicRun]] = {}
+        self._count: int | None = None
+        self._page(0)  # validates the filter and order now, not at first iteration
 
-    def __iter__(self) -> Iterator["PublicRun"]:
-        return iter(self._runs)
+    def _page(self, n: int) -> list[PublicRun]:
+        page = self._pages.get(n)
+        if page is None:
+            records = self._store.query_runs(*self._args, self._filters, self._order,
+                                             limit=self._per_page, offset=n * self._per_page)
+            page = self._pages[n] = [PublicRun(self._store, r) for r in records]
+        return page
 
     def __len__(self) -> int:
-        return len(self._runs)
+        if self._count is None:
+            self._count = self._store.count_runs(*self._args, self._filters)
+        return self._count
 
-    def __getitem__(self, index: int) -> "PublicRun":
-        return self._runs[index]
+    def __iter__(self) -> Iterator[PublicRun]:
+        n = 0
+        while True:
+            page = self._page(n)
+            yield from page
+            if len(page) < self._per_page:
+                return
+            n += 1
+
+    def __getitem__(self, index: int) -> PublicRun:
+        if isinstance(index, slice):
+            return list(self)[index]  # type: ignore[return-value]
+        if index < 0:
+            index += len(self)
+        page = self._page(index // self._per_page)
+        try:
+            return page[index % self._per_page]
+        except IndexError:
+            raise IndexError(f"run index {index} out of range") from None
 
     def __repr__(self) -> str:
-        return f"<Runs {len(self._runs)}>"
+        return f"<Runs {'/'.join(a for a in self._args if a)} ({len(self)})>"
 
-
-class PublicRun:
-    """A stored run: attributes of W&B's public run, its summary, config and history."""
-
-    def __init__(self, store: Store, record: RunRecord) -> None:
-        self._store = store
-        self._record = record
-        self._uid: int = record.uid  # type: ignore[assignment]
-        self._state: SummaryState | None = None
-        self._registry: MetricRegistry | None = None
-        self._ops: list[tuple] = []
-        self._config: dict | None = None
-        self.summary = SummaryView(self)
-
-    # -- attributes
-    id = property(lambda self: self._record.run_id)
-    name = property(lambda self: self._record.name)
-    state = property(lambda self: self._record.state)
-    entity = property(lambda self: self._record.entity)
-    project = property(lambda self: self._record.project)
-    user = property(lambda self: self._record.entity)
-    notes = property(lambda self: self._record.notes)
-    group = property(lambda self: self._record.group)
-    job_type = property(lambda self: self._record.job_type)
-    read_only = property(lambda self: False)
-    metadata = property(lambda self: dict(self._record.metadata))
-    system_metrics = property(lambda self: {})
-
-    @property
-    def tags(self) -> list[str]:
-        return list(self._record.tags)
-
-    @property
-    def path(self) -> list[str]:
-        """``[entity, project, run_id]``, as W&B's ``run.path``."""
-        return [self.entity, self.project, self.id]
-
-    @property
-    def url(self) -> str:
-        return f"{UI_URL}/{self.entity}/{self.project}/runs/{self.id}"
-
-    @property
-    def created_at(self) -> str:
-        """ISO 8601 UTC, as W&B."""
-        ts = _dt.datetime.fromtimestamp(self._record.created_at, tz=_dt.timezone.utc)
-        return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    @property
-    def config(self) -> dict:
-        if self._config is None:
-            self._config = self._store.load_config(self._uid)
-        return self._config
-
-    @property
-    def history_keys(self) -> dict:
-        """``{"keys": [dotted keys in first-logged order], "lastStep": largest step}``."""
-        keys = [".".join(p) for p in self._store.history_paths(self._uid)]
-        return {"keys": keys, "lastStep": self._record.last_step}
-
-    def scan_history(self, keys: list[str] | None = None, min_step: int | None = None,
-                     max_step: int | None = None) -> Iterator[dict]:
-        """Every history row as ``{"_step": s, "_timestamp": t, key: value, ...}`` (nested
-        keys dotted), in the order logged; with ``keys``, only rows holding all of them."""
-        wanted = set(keys) if keys else None
-        for step, ts, row in self._store.read_history(self._uid, min_step, max_step):
-            flat: dict = {}
-            _flatten_row(row, (), flat)
-            if wanted is not None:
-                if not wanted.issubset(flat):
-                    continue
-                flat = {k: flat[k] for k in keys}  # type: ignore[union-attr]
-            yield {"_step": step, "_timestamp": ts, **flat}
-
-    def history(self, keys: list[str] | None = None, pandas: bool = True):
-        """All history rows; a pandas DataFrame when ``pandas`` (the default), else a list."""
-        rows = list(self.scan_history(keys=keys))
-        if not pandas:
-            return rows
+    def to_pandas(self):
+        """One row per run: ``id, name, state, created_at, tags, group``, then
+        ``config.<key>`` and ``summary.<key>`` columns (aggregates as ``summary.loss.min``)."""
         import pandas as pd
 
-        return pd.DataFrame(rows)
-
-    def __repr__(self) -> str:
-        return f"<PublicRun {'/'.join(self.path)} ({self.state})>"
-
-    # -- summary owner protocol (see summary_view.SummaryOwner)
-    def _loaded(self) -> tuple[SummaryState, MetricRegistry]:
-        if self._state is None or self._registry is None:
-            self._registry = MetricRegistry()
-            self._registry.load(self._store.load_metric_defs(self._uid))
-            self._state = SummaryState.from_records(self._store.load_leaves(self._uid), self._record.last_step)
-        return self._state, self._registry
-
-    def summary_tree(self) -> Tree:
-        state, registry = self._loaded()
-        return state.render(registry, self._record.runtime, self._record.last_log_at)
-
-    def summary_set(self, path: tuple, value: Any) -> None:
-        leaves = leaves_of(path, value, lambda name, arr: self._store.put_blob(self._uid, name, arr))
-        state, registry = self._loaded()
-        state.replace(path, leaves)
-        self._ops.append(("set", path, leaves, {p: state.query_rows(p, registry) for p in leaves}))
-
-    def summary_delete(self, path: tuple) -> None:
-        state, _ = self._loaded()
-        state.delete(path)
-        self._ops.append(("del", path))
-
-    def summary_details(self, path: tuple) -> dict:
-        state, registry = self._loaded()
-        return state.details(path, registry)
-
-    def summary_load_tensor(self, path: tuple) -> np.ndarray:
-        state, _ = self._loaded()
-        leaf = state.leaves.get(path)
-        if leaf is None or not leaf.blob or not leaf.has_override:
-            raise KeyError(f"summary key {'.'.join(path)!r} holds no stored tensor")
-        return self._store.get_blob(self._uid, leaf.blob)
-
-    def summary_flush(self) -> None:
-        """Persist the pending edits (only the keys changed here), in one transaction."""
-        if not self._ops:
-            return
-        ops, self._ops = self._ops, []
-        self._store.apply_summary_ops(self._uid, ops)
-        self._state = None  # re-read: other writers' keys show up too
-
-
-def _flatten_row(row: dict, prefix: tuple, out: dict) -> None:
-    for k, v in row.items():
-        if type(v) is dict and "_type" not in v and v:
-            _flatten_row(v, prefix + (k,), out)
-        else:
-            out[".".join(prefix + (k,))] = v
+        records, config_rows, summary_rows = self._store.query_table(*self._args, self._filters, self._order)
+        rows: dict[int, dict] = {}
+        for r in records:
+            rows[r.uid] = {"id": r.run_id, "name": r.name, "state": r.state,
+                           "created_at": pd.Timestamp(r.created_at, unit="s", tz="UTC"),
+                           "tags": list(r.tags), "group": r.group, "summary._step": r.last_step,
+                           "summary._runtime": r.runtime}
+        for uid, key, value in config_rows:
+            rows[uid]["config." + key] = value
+        for uid, key, value in summary_rows:
+            rows[uid]["summary." + key] = value
+        return pd.DataFrame(list(rows.values()))

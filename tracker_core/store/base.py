@@ -62,9 +62,11 @@ class WriteBatch:
     metric_defs: list[dict] | None = None  # the full set, when it changed
     run_fields: dict[str, Any] = field(default_factory=dict)  # state, last_step, heartbeat_at, ...
     dropped_blobs: list[str] = field(default_factory=list)
+    system_samples: list[tuple[float, dict]] = field(default_factory=list)  # (timestamp, {metric: value})
 
     def has_data(self) -> bool:
-        return bool(self.rows or self.leaves or self.removed_leaves or self.config or self.metric_defs is not None)
+        return bool(self.rows or self.leaves or self.removed_leaves or self.config or self.metric_defs is not None
+                    or self.query_rows or self.system_samples)
 
 
 class RunExistsError(ValueError):
@@ -135,6 +137,31 @@ class Store(ABC):
 
         Only the named keys are touched, so two processes editing different keys of one run
         both keep their change."""
+
+    @abstractmethod
+    def replace_summary(self, uid: int, leaves: list[tuple[Path, dict]], query_rows: dict) -> None:
+        """Replace every summary leaf of a run (``PublicRun.recompute_summary``)."""
+
+    @abstractmethod
+    def delete_run(self, uid: int) -> None:
+        """Delete a run and everything stored for it, blobs included."""
+
+    @abstractmethod
+    def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
+                   limit: int | None = None, offset: int = 0) -> list[RunRecord]:
+        """Runs matching W&B-style ``filters`` in ``order`` (``store/query.py``), evaluated by the database."""
+
+    @abstractmethod
+    def count_runs(self, entity: str | None, project: str, filters: Any = None) -> int:
+        ...
+
+    @abstractmethod
+    def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None) -> tuple:
+        """``(records, config rows, summary rows)`` for ``Runs.to_pandas()``."""
+
+    @abstractmethod
+    def last_system_sample(self, uid: int) -> dict:
+        ...
 
     # -- blobs: full tensors behind stats-dict summaries
     @abstractmethod

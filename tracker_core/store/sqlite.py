@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -235,7 +236,11 @@ class SQLiteStore(Store):
             if b.leaves:
                 c.executemany(f"INSERT OR REPLACE INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({','.join('?' * 23)})",
                               [leaf_row(uid, p, r) for p, r in b.leaves])
+            if b.query_rows:
                 self._write_query_rows(c, uid, b.query_rows)
+            if b.system_samples:
+                c.executemany("INSERT INTO system_samples VALUES (?,?,?)",
+                              [(uid, ts, codec.dumps(sample)) for ts, sample in b.system_samples])
             for key, value in b.config.items():
                 self._write_config_key(c, uid, key, value)
             if b.metric_defs is not None:
@@ -370,6 +375,40 @@ class SQLiteStore(Store):
         rec.update(has_override=True, override=value, blob=blob)
         c.execute(f"INSERT INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({','.join('?' * 23)})",
                   leaf_row(uid, path, rec))
+
+    def replace_summary(self, uid: int, leaves: list, query_rows: dict) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM summary_leaves WHERE uid=?", (uid,))
+            c.execute("DELETE FROM summary_values WHERE uid=?", (uid,))
+            c.executemany(f"INSERT INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({','.join('?' * 23)})",
+                          [leaf_row(uid, p, r) for p, r in leaves])
+            self._write_query_rows(c, uid, query_rows)
+
+    def delete_run(self, uid: int) -> None:
+        with self._tx() as c:
+            for table in ("runs", "run_tags", "config", "summary_leaves", "summary_values", "metric_defs",
+                          "history_rows", "history_values", "system_samples"):
+                c.execute(f"DELETE FROM {table} WHERE uid=?", (uid,))
+        shutil.rmtree(os.path.join(self.blob_dir, str(uid)), ignore_errors=True)
+
+    def last_system_sample(self, uid: int) -> dict:
+        rows = self._query("SELECT data FROM system_samples WHERE uid=? ORDER BY ts DESC LIMIT 1", (uid,))
+        return codec.loads(rows[0][0]) if rows else {}
+
+    def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
+        """Runs matching ``filters`` in ``order``, with their config and scalar summary values
+        as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
+        records = self.query_runs(entity, project, filters, order)
+        body, params = self._select(entity, project, filters)
+        sub = f"SELECT r.uid {body}"
+        config = self._query(f"SELECT uid, key, value_json FROM config WHERE uid IN ({sub}) ORDER BY pos, sub",
+                             tuple(params))
+        summary = self._query("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
+                              f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')",
+                              tuple(params))
+        loads = codec.loads
+        return (records, [(u, k, loads(j)) for u, k, j in config],
+                [(u, k, t if t is not None else loads(j)) for u, k, _n, t, j in summary])
 
     # -- blobs
     def _blob_path(self, uid: int, name: str) -> str:

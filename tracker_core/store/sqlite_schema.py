@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS summary_values (
     PRIMARY KEY (uid, key, leaf)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS summary_values_key ON summary_values (key, value_num);
+CREATE TABLE IF NOT EXISTS system_samples (uid INTEGER NOT NULL, ts REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS system_samples_run ON system_samples (uid, ts);
 CREATE TABLE IF NOT EXISTS metric_defs (
     uid INTEGER NOT NULL, name TEXT NOT NULL, pos INTEGER NOT NULL, ops TEXT,
     objective TEXT, step_metric TEXT, step_sync INTEGER, hidden INTEGER,
