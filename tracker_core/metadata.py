@@ -179,6 +179,7 @@ def git_dirty(start: str | None = None, timeout: float = GIT_STATUS_TIMEOUT) -> 
         result = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=start, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):  # git missing, cwd gone, timeout
         return None
@@ -258,11 +259,31 @@ def gpu_info() -> list[dict]:
 
 # --- the collectors ----------------------------------------------------------------------
 
+def os_string() -> str:
+    """Same text as :func:`platform.platform`, e.g. ``Linux-6.1.0-x86_64-with-glibc2.36``.
+
+    On Linux it is built from ``os.uname`` and ``os.confstr``: ``platform.platform()`` itself
+    runs ``uname -p`` in a subprocess on its first call (~1.5 ms, a fork of a possibly big
+    process), which ``collect()`` must not do.
+    """
+    if sys.platform.startswith("linux"):
+        uname = os.uname()
+        parts = [uname.sysname, uname.release, uname.machine]
+        try:
+            libc = os.confstr("CS_GNU_LIBC_VERSION") or ""  # "glibc 2.36"; absent on musl
+        except (AttributeError, ValueError, OSError):
+            libc = ""
+        if libc:
+            parts += ["with", libc.replace(" ", "", 1)]
+        return "-".join(part.replace(" ", "_") for part in parts if part)
+    return platform.platform()
+
+
 def collect() -> dict:
     """Cheap metadata for ``init`` (no subprocess, no third-party imports; well under 2 ms)."""
     return {
         "host": this_host(),
-        "os": platform.platform(),
+        "os": os_string(),
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "executable": sys.executable,

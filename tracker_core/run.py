@@ -20,6 +20,7 @@ from typing import Any
 from . import metrics
 from .config import Config
 from .errors import RunFinishedError
+from .monitor import RunMonitor
 from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch
 from .store.liveness import HEARTBEAT_INTERVAL
 from .store.writer import BackgroundWriter
@@ -43,7 +44,7 @@ class Run:
     """A live run. Made by :func:`tracker_core.init`; use as a context manager to finish it."""
 
     def __init__(self, store: Store, record: RunRecord, *, strict: bool, resumed: bool,
-                 flush_interval: float, config: dict | None = None) -> None:
+                 flush_interval: float, config: dict | None = None, system_metrics: bool | None = None) -> None:
         self._store = store
         self._record = record
         self._uid: int = record.uid  # type: ignore[assignment]
@@ -78,6 +79,7 @@ class Run:
         if config:
             self._config.update(config)
         self._summary = SummaryView(self)
+        self._monitor = RunMonitor(record.metadata, system_metrics)
         self._writer = BackgroundWriter(store, self._drain, self._requeue, flush_interval)
         self._writer.start()
 
@@ -271,19 +273,24 @@ class Run:
 
     def _drain(self) -> WriteBatch | None:
         with self._lock:
+            samples, metadata = self._monitor.take()
             changed, removed, blobs = self._state.take_changes()
             query_rows = {p: self._state.query_rows(p, self._registry) for p, _ in changed}
             batch = WriteBatch(uid=self._uid, rows=self._rows, leaves=changed, removed_leaves=removed,
-                               query_rows=query_rows, config=self._config_changes, dropped_blobs=blobs)
+                               query_rows=query_rows, config=self._config_changes, dropped_blobs=blobs,
+                               system_samples=samples)
             self._rows, self._config_changes = [], {}
             if self._defs_dirty:
                 batch.metric_defs = self._registry.records()
                 self._defs_dirty = False
             now = time.time()
-            if batch.has_data() or self._final_fields or now - self._last_heartbeat >= HEARTBEAT_INTERVAL:
+            if (batch.has_data() or self._final_fields or metadata is not None
+                    or now - self._last_heartbeat >= HEARTBEAT_INTERVAL):
                 batch.run_fields = {"heartbeat_at": now, "updated_at": now, "last_log_at": self._timestamp,
                                     "runtime": self._runtime(), "last_step": self._state.step,
                                     **self._final_fields}
+                if metadata is not None:
+                    batch.run_fields["metadata"] = metadata
             elif not blobs:
                 return None
         if batch.run_fields:
@@ -312,6 +319,7 @@ class Run:
             self._finished = True
             self._final_fields = {"state": FAILED if exit_code else FINISHED, "finished_at": time.time(),
                                   "exit_code": exit_code or 0}
+        self._monitor.close()
         self._writer.close()
         from . import sdk
 

@@ -57,7 +57,8 @@ def _check_str(arg: str, value: Any) -> None:
 def init(project: str | None = None, entity: str | None = None, name: str | None = None, id: str | None = None,
          config: Any = None, tags: list[str] | None = None, notes: str | None = None, group: str | None = None,
          job_type: str | None = None, resume: bool | str | None = None, strict: bool = False,
-         store: str | os.PathLike | None = None, mode: str | None = None) -> Run:
+         store: str | os.PathLike | None = None, mode: str | None = None,
+         system_metrics: bool | None = None) -> Run:
     """Start a run (and make it the current one) in the embedded store.
 
     ``store``: a directory or ``sqlite:///`` URL (default ``TRACKER_STORE`` or
@@ -65,7 +66,9 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
     its summary aggregation state and metric definitions restored (``TRACKER_RUN_ID`` /
     ``TRACKER_RESUME`` do the same from outside). ``strict=True`` makes a log to a step
     below the current one an error. ``mode="disabled"`` (or ``TRACKER_MODE``) returns a
-    run whose every call is a no-op. A run still open in this process is finished first.
+    run whose every call is a no-op. ``system_metrics=False`` (or
+    ``TRACKER_SYSTEM_METRICS=0``) turns off the CPU/RAM/GPU sampler. A run still open in
+    this process is finished first.
     """
     if settings.mode(mode) == "disabled":
         from .disabled import DisabledRun
@@ -113,7 +116,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
             st.update_run(existing.uid, **fields)
             existing = st.get_run(entity, project, run_id)
             run = Run(st, existing, strict=strict, resumed=True, flush_interval=settings.flush_interval(),
-                      config=config_values)
+                      config=config_values, system_metrics=system_metrics)
         else:
             run_id = run_id or _new_run_id()
             record = RunRecord(entity=entity, project=project, run_id=run_id, name=name or _new_name(run_id),
@@ -122,7 +125,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
                                metadata=metadata.collect())
             st.create_run(record)
             run = Run(st, record, strict=strict, resumed=False, flush_interval=settings.flush_interval(),
-                      config=config_values)
+                      config=config_values, system_metrics=system_metrics)
         return _activate(run)
 
 
