@@ -78,8 +78,11 @@ def build_store(store_dir, specs=SPECS) -> SimpleNamespace:
     """Create the runs of ``specs`` (one flush each, at finish) plus 3 runs of another project."""
     times = {"cut": None}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRACKER_FLUSH_INTERVAL", "3600")
-        t0, cpu0 = time.perf_counter(), time.process_time()
+        mp.setenv("TRACKER_FLUSH_INTERVAL", "3600")  # one flush per run, at finish
+        mp.setenv("TRACKER_SYSTEM_METRICS", "0")  # no sampler thread per run
+        store_dir.parent.mkdir(parents=True, exist_ok=True)
+        mp.chdir(store_dir.parent)  # not a git checkout: no `git status` per run
+        t0, cpu0, wall0 = time.perf_counter(), time.process_time(), time.time()
         for s in specs:
             if s.i == CUT:
                 time.sleep(0.002)
@@ -99,7 +102,7 @@ def build_store(store_dir, specs=SPECS) -> SimpleNamespace:
                 run.log({"loss": 0.0})
         build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     return SimpleNamespace(dir=store_dir, api=tc.Api(store=store_dir), build_s=build_s, build_cpu_s=build_cpu_s,
-                           cut=times["cut"])
+                           cut=times["cut"], t0=wall0, t1=time.time())
 
 
 @pytest.fixture(scope="module")

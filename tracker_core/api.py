@@ -112,11 +112,14 @@ class Runs:
     def __getitem__(self, index: int) -> PublicRun:
         if isinstance(index, slice):
             return list(self)[index]  # type: ignore[return-value]
-        if index < 0:
-            index += len(self)
-        page = self._page(index // self._per_page)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"runs indices must be int, got {type(index).__name__}")
+        position = index + len(self) if index < 0 else index
+        if position < 0:
+            raise IndexError(f"run index {index} out of range for {len(self)} runs")
+        page = self._page(position // self._per_page)
         try:
-            return page[index % self._per_page]
+            return page[position % self._per_page]
         except IndexError:
             raise IndexError(f"run index {index} out of range") from None
 

@@ -18,6 +18,7 @@ the key/list is empty).
 
 from __future__ import annotations
 
+import getpass
 import os
 import platform
 import re
@@ -279,10 +280,19 @@ def os_string() -> str:
     return platform.platform()
 
 
+def _user() -> str:
+    """Who started the run (the OS user): W&B's ``run.user``, distinct from a team entity."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "user"
+
+
 def collect() -> dict:
     """Cheap metadata for ``init`` (no subprocess, no third-party imports; well under 2 ms)."""
     return {
         "host": this_host(),
+        "user": _user(),
         "os": os_string(),
         "python": platform.python_version(),
         "python_executable": sys.executable,

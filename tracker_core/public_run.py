@@ -45,7 +45,8 @@ class PublicRun:
     state = property(lambda self: self._record.state)
     entity = property(lambda self: self._record.entity)
     project = property(lambda self: self._record.project)
-    user = property(lambda self: self._record.entity)
+    user = property(lambda self: self._record.metadata.get("user") or self._record.entity,
+                    doc="The OS user who started the run (the entity when unknown).")
     job_type = property(lambda self: self._record.job_type)
     read_only = property(lambda self: False, doc="Always False: a local store is yours to edit.")
     metadata = property(lambda self: copy.deepcopy(self._record.metadata))

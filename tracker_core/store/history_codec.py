@@ -80,9 +80,9 @@ def pack_rows(rows: list[Row]) -> tuple[dict, list[dict]]:
                   "max_step": max(steps), "seqs": _pack("q", seq_list), "steps": _pack("q", steps),
                   "ts": _pack("d", stamps)}
     value_chunks = []
-    for path, (seqs, values) in per_key.items():
+    for pos, (path, (seqs, values)) in enumerate(per_key.items()):  # pos: first-appearance order
         kind, payload = pack_values(values)
-        value_chunks.append({"path": codec.path_key(path), "key": codec.dotted(path), "seq0": seq0,
+        value_chunks.append({"path": codec.path_key(path), "key": codec.dotted(path), "seq0": seq0, "pos": pos,
                              "kind": kind, "seqs": _pack("q", seqs), "vals": payload})
     return rows_chunk, value_chunks
 
@@ -119,6 +119,11 @@ def nest(row: dict) -> dict:
             node = child
         node[path[-1]] = value
     return out
+
+
+def first_seq(seqs_prefix: bytes) -> int:
+    """The first row number of a values chunk, from the first 8 bytes of its ``seqs``."""
+    return _unpack("q", seqs_prefix[:8])[0]
 
 
 def unpack_key(rows_chunks: Iterable[tuple[bytes, bytes]],

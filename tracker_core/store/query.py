@@ -148,6 +148,11 @@ class Compiler:
             if value is None and sql_op == "=":
                 return f"{key} IS NULL"
             return self._cond(key, key, None, sql_op, value, params)
+        if value is None and sql_op == "=":  # MongoDB: {field: null} matches null or missing
+            params.extend([key, key, "null"])
+            return (f"(NOT EXISTS (SELECT 1 FROM {table} v WHERE v.uid = r.uid AND v.key = {self.ph}) OR "
+                    f"EXISTS (SELECT 1 FROM {table} v WHERE v.uid = r.uid AND v.key = {self.ph} "
+                    f"AND v.value_json = {self.ph}))")
         params.append(key)
         inner = self._cond("v.value_num", "v.value_text", "v.value_json", sql_op, value, params)
         return f"EXISTS (SELECT 1 FROM {table} v WHERE v.uid = r.uid AND v.key = {self.ph} AND {inner})"
@@ -190,7 +195,8 @@ class Compiler:
                 continue
             num = f"(SELECT MAX(v.value_num) FROM {table} v WHERE v.uid = r.uid AND v.key = {self.ph})"
             text = f"(SELECT MAX(v.value_text) FROM {table} v WHERE v.uid = r.uid AND v.key = {self.ph})"
-            params += [key, key, key, key]
-            terms.append(f"({num} IS NULL AND {text} IS NULL), {num} {direction}, {text} {direction}")
+            params += [key] * 5
+            # numbers first, then strings, then runs without the value, in either direction
+            terms.append(f"({num} IS NULL AND {text} IS NULL), ({num} IS NULL), {num} {direction}, {text} {direction}")
         terms.append("r.created_at, r.uid")
         return ", ".join(terms), params

@@ -228,8 +228,8 @@ class SQLiteStore(Store):
                 c.execute("INSERT INTO history_rows VALUES (?,?,?,?,?,?,?,?,?)",
                           (uid, r["seq0"], r["max_seq"], r["n"], r["min_step"], r["max_step"], r["seqs"],
                            r["steps"], r["ts"]))
-                c.executemany("INSERT INTO history_values VALUES (?,?,?,?,?,?,?)",
-                              [(uid, v["path"], v["seq0"], v["key"], v["kind"], v["seqs"], v["vals"])
+                c.executemany("INSERT INTO history_values VALUES (?,?,?,?,?,?,?,?)",
+                              [(uid, v["path"], v["seq0"], v["pos"], v["key"], v["kind"], v["seqs"], v["vals"])
                                for v in value_chunks])
             if b.removed_leaves:
                 self._delete_leaves(c, uid, b.removed_leaves)
@@ -270,14 +270,14 @@ class SQLiteStore(Store):
                       [query_row(uid, p, key, value) for p, rows in query_rows.items() for key, value in rows])
 
     def _write_config_key(self, c: sqlite3.Connection, uid: int, key: str, value: Any) -> None:
-        top = codec.path_key((key,))
+        top, below = codec.path_key((key,)), codec.path_prefix((key,))
         row = c.execute("SELECT MIN(pos) FROM config WHERE uid=? AND (path=? OR substr(path,1,?)=?)",
-                        (uid, top, len(top) - 1, top[:-1] + ",")).fetchone()
+                        (uid, top, len(below), below)).fetchone()
         pos = row[0]
         if pos is None:
             pos = c.execute("SELECT COALESCE(MAX(pos)+1, 0) FROM config WHERE uid=?", (uid,)).fetchone()[0]
         c.execute("DELETE FROM config WHERE uid=? AND (path=? OR substr(path,1,?)=?)",
-                  (uid, top, len(top) - 1, top[:-1] + ","))
+                  (uid, top, len(below), below))
         leaves: list = []
         flatten_config(value, (key,), leaves)
         c.executemany("INSERT INTO config VALUES (?,?,?,?,?,?,?,?)",
@@ -324,8 +324,13 @@ class SQLiteStore(Store):
         return history_codec.unpack_key(rows_chunks, value_chunks)
 
     def history_paths(self, uid: int) -> list[tuple]:
-        rows = self._query("SELECT path FROM history_values WHERE uid=? GROUP BY path ORDER BY MIN(seq0)", (uid,))
-        return [tuple(codec.loads(p)) for (p,) in rows]
+        first: dict[str, tuple] = {}
+        for path, pos, head in self._query("SELECT path, pos, substr(seqs, 1, 8) FROM history_values WHERE uid=?",
+                                           (uid,)):
+            order = (history_codec.first_seq(head), pos)
+            if path not in first or order < first[path]:
+                first[path] = order
+        return [tuple(codec.loads(p)) for p in sorted(first, key=first.__getitem__)]
 
     def history_length(self, uid: int) -> int:
         return self._query("SELECT COALESCE(MAX(max_seq) + 1, 0) FROM history_rows WHERE uid=?", (uid,))[0][0]

@@ -26,9 +26,8 @@ CREATE INDEX IF NOT EXISTS runs_project ON runs (project, created_at);
 CREATE TABLE IF NOT EXISTS run_tags (uid INTEGER NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (uid, tag));
 CREATE TABLE IF NOT EXISTS config (
     uid INTEGER NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, pos INTEGER NOT NULL, sub INTEGER NOT NULL,
-    value_json TEXT, value_num REAL, value_text TEXT, PRIMARY KEY (uid, path)
+    value_json TEXT, value_num REAL, value_text TEXT, PRIMARY KEY (uid, key, path)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS config_key ON config (key, value_num);
 CREATE TABLE IF NOT EXISTS summary_leaves (
     uid INTEGER NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, pos INTEGER NOT NULL,
     has_last INTEGER NOT NULL, last_json TEXT, last_num REAL, last_step INTEGER,
@@ -43,7 +42,6 @@ CREATE TABLE IF NOT EXISTS summary_values (
     value_num REAL, value_text TEXT, value_json TEXT,
     PRIMARY KEY (uid, key, leaf)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS summary_values_key ON summary_values (key, value_num);
 CREATE TABLE IF NOT EXISTS system_samples (uid INTEGER NOT NULL, ts REAL NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS system_samples_run ON system_samples (uid, ts);
 CREATE TABLE IF NOT EXISTS metric_defs (
@@ -57,8 +55,8 @@ CREATE TABLE IF NOT EXISTS history_rows (
     ts BLOB NOT NULL, PRIMARY KEY (uid, seq0)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history_values (
-    uid INTEGER NOT NULL, path TEXT NOT NULL, seq0 INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
-    seqs BLOB NOT NULL, vals BLOB NOT NULL, PRIMARY KEY (uid, path, seq0)
+    uid INTEGER NOT NULL, path TEXT NOT NULL, seq0 INTEGER NOT NULL, pos INTEGER NOT NULL, key TEXT NOT NULL,
+    kind TEXT NOT NULL, seqs BLOB NOT NULL, vals BLOB NOT NULL, PRIMARY KEY (uid, path, seq0)
 ) WITHOUT ROWID;
 """
 
