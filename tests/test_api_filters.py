@@ -125,6 +125,27 @@ def test_store_is_big_and_fast_to_build(big):
     assert big.build_cpu_s < 10, f"building {N} runs took {big.build_cpu_s:.1f}s CPU ({big.build_s:.1f}s wall)"
 
 
+def _best_s(api, filters, order, reps=7):
+    best = math.inf
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        runs = api.runs(PATH, filters=filters, order=order, per_page=50)
+        assert len(runs) > 0
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.mark.parametrize("filters,order", [(None, "config.lr"), (None, "-summary_metrics.val/acc.best"),
+                                           ({"config.lr": {"$gt": 0.5}}, None),
+                                           ({"summary_metrics.loss.min": {"$lt": 0.6}}, "-config.seed")])
+def test_query_cost_grows_linearly_with_the_runs(big, tmp_path, filters, order):
+    """4x the runs: about 4x the time (a per-run scan of the whole key, as correlated
+    subqueries over a (key, value) index do, gives ~16x: 2 s per page at 4,000 runs)."""
+    quarter = build_store(tmp_path / "quarter", SPECS[: N // 4])
+    ratio = _best_s(big.api, filters, order) / _best_s(quarter.api, filters, order)
+    assert ratio < 6, f"{N // 4} -> {N} runs: {ratio:.1f}x slower"
+
+
 M, C = "summary_metrics.", "config."
 ABSENT = object()
 

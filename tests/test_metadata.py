@@ -219,6 +219,7 @@ def _fake_pynvml(names=("NVIDIA H200", b"NVIDIA A100"), fail_init=False):
 def test_gpu_list_from_pynvml(monkeypatch):
     fake = _fake_pynvml()
     monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(metadata, "_FACTS", None)  # process facts are cached after the first run
     assert metadata.collect_slow()["gpu"] == [
         {"index": 0, "name": "NVIDIA H200", "memory_total_bytes": 2 ** 30},
         {"index": 1, "name": "NVIDIA A100", "memory_total_bytes": 2 ** 31},

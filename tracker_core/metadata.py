@@ -18,6 +18,7 @@ the key/list is empty).
 
 from __future__ import annotations
 
+import copy
 import getpass
 import os
 import platform
@@ -317,11 +318,22 @@ def collect_slow(start: str | None = None) -> dict:
     git = git_info(start)
     if git is not None:
         git = {**git, "dirty": git_dirty(start), "remote": git_remote(start)}
-    return {
-        "git": git,
-        "libraries": library_versions(),
-        "cpu_count": os.cpu_count(),
-        "memory_total_bytes": memory_total_bytes(),
-        "gpu": gpu_info(),
-        "executable": sys.executable,
-    }
+    return {"git": git, **_process_facts()}
+
+
+_FACTS: dict | None = None
+
+
+def _process_facts() -> dict:
+    """What cannot change while this process lives (installed libraries, memory, GPUs):
+    collected once, so a script that starts many runs pays for it once."""
+    global _FACTS
+    if _FACTS is None:
+        _FACTS = {
+            "libraries": library_versions(),
+            "cpu_count": os.cpu_count(),
+            "memory_total_bytes": memory_total_bytes(),
+            "gpu": gpu_info(),
+            "executable": sys.executable,
+        }
+    return copy.deepcopy(_FACTS)

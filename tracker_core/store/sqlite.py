@@ -72,8 +72,14 @@ class SQLiteStore(Store):
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     self._conn.execute(stmt)
-            if self._conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+            found = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            if found is None:
                 self._conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            elif found != SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"the store {self.db_path} has schema version {found}; this tracker-core reads version "
+                    f"{SCHEMA_VERSION}. Use the tracker-core version that wrote it, or a new store directory."
+                )
 
     def _set_wal(self, deadline_s: float = 60.0) -> None:
         """Switch to WAL. Two processes creating a new database at the same moment get
