@@ -122,25 +122,22 @@ def test_store_is_big_and_fast_to_build(big):
     assert len(big.api.runs(PATH)) == N
     assert ids(big.api.runs(PATH, per_page=N)) == where(lambda s: True)
     # CPU time, not wall time: the budget must hold on a shared, loaded machine too
-    assert big.build_cpu_s < 10, f"building {N} runs took {big.build_cpu_s:.1f}s CPU ({big.build_s:.1f}s wall)"
+    assert big.build_cpu_s < 5, f"building {N} runs took {big.build_cpu_s:.1f}s CPU ({big.build_s:.1f}s wall)"
 
 
-def _best_s(api, filters, order, reps=7):
-    best = math.inf
-    for _ in range(reps):
+def _best_s(api, filters, order):
+    def once():
         t0 = time.perf_counter()
-        runs = api.runs(PATH, filters=filters, order=order, per_page=50)
-        assert len(runs) > 0
-        best = min(best, time.perf_counter() - t0)
-    return best
+        assert len(api.runs(PATH, filters=filters, order=order, per_page=50)) > 0
+        return time.perf_counter() - t0
+    return min(once() for _ in range(7))
 
 
 @pytest.mark.parametrize("filters,order", [(None, "config.lr"), (None, "-summary_metrics.val/acc.best"),
                                            ({"config.lr": {"$gt": 0.5}}, None),
                                            ({"summary_metrics.loss.min": {"$lt": 0.6}}, "-config.seed")])
 def test_query_cost_grows_linearly_with_the_runs(big, tmp_path, filters, order):
-    """4x the runs: about 4x the time (a per-run scan of the whole key, as correlated
-    subqueries over a (key, value) index do, gives ~16x: 2 s per page at 4,000 runs)."""
+    """4x the runs ~ 4x the time (a per-run scan of the key's index rows gave ~16x: 2 s a page at 4,000 runs)."""
     quarter = build_store(tmp_path / "quarter", SPECS[: N // 4])
     ratio = _best_s(big.api, filters, order) / _best_s(quarter.api, filters, order)
     assert ratio < 6, f"{N // 4} -> {N} runs: {ratio:.1f}x slower"
@@ -343,26 +340,10 @@ ORDER_CASES = {
 
 @pytest.mark.parametrize("order", list(ORDER_CASES))
 def test_order_gives_exact_sequence(big, order):
-    assert ids(big.api.runs(PATH, order=order, per_page=N)) == ORDER_CASES[order]
-
-
-def test_order_has_ties_and_missing_values():
-    """Guard on the generator: the aggregate orders exercise ties and missing values."""
-    for key in ("val/acc.best", "loss.min"):
+    for key in ("val/acc.best", "loss.min"):  # the generator gives the aggregates ties and missing values
         values = [s.m[key] for s in SPECS if key in s.m]
-        assert len(set(values)) < len(values) and len(values) < N
-
-
-@pytest.mark.parametrize("desc", [False, True])
-def test_order_mixed_types_numbers_then_strings_then_missing(big, desc):
-    """score holds ints, "n/a", NaN and None: the numbers are ranked, then the strings;
-    NaN / None / absent come last, in both directions (a leaderboard never opens on "n/a")."""
-    numbers = sorted((s for s in SPECS if num(s.m["score"])),  # stable: ties in creation order
-                     key=lambda s: -s.m["score"] if desc else s.m["score"])
-    strings = [s for s in SPECS if isinstance(s.m["score"], str)]
-    rest = [s for s in SPECS if not num(s.m["score"]) and not isinstance(s.m["score"], str)]
-    got = ids(big.api.runs(PATH, order=("-" if desc else "+") + M + "score", per_page=N))
-    assert got == [s.id for s in numbers + strings + rest]
+        assert len(set(values)) < len(values) < N
+    assert ids(big.api.runs(PATH, order=order, per_page=N)) == ORDER_CASES[order]
 
 
 def test_order_by_several_keys(big):

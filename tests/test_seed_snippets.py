@@ -73,3 +73,36 @@ def test_4_runs_to_pandas(tmp_path, child_env):
     last_line = out.strip().splitlines()[-1]
     assert last_line.startswith("{0: {'acc': 0.1, ")  # the selected run-1's summary
     assert runs[1].summary["acc"] == 0.1
+
+
+def test_4_runs_to_pandas_frame_has_every_attribute(tmp_path, monkeypatch):
+    """Issue 3, acceptance 1: the page's frame, built in-process, holds a real value in each of
+    its 17 attributes for every run."""
+    pd = pytest.importorskip("pandas")
+    import runpy
+
+    workdir = tmp_path / "frame"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("TRACKER_STORE")
+    df = runpy.run_path(os.path.join(SNIPPETS, "4_runs_to_pandas.py"), run_name="__main__")["df"]
+    assert isinstance(df, pd.DataFrame) and len(df) == 3
+    assert list(df.columns) == ["id", "name", "url", "state", "tags", "config", "created_at", "system_metrics",
+                                "summary", "project", "entity", "user", "path", "notes", "read_only",
+                                "history_keys", "metadata"]
+    for i, row in enumerate(df.itertuples(index=False)):
+        assert isinstance(row.id, str) and len(row.id) == 8
+        assert row.name == f"run-{i}"
+        assert row.url == f"http://127.0.0.1:8765/{row.entity}/my-project/runs/{row.id}"
+        assert row.state == "finished"
+        assert row.tags == [] and row.config == {}
+        assert len(row.created_at) == 20 and row.created_at.endswith("Z")
+        assert pd.Timestamp(row.created_at).year >= 2024
+        assert 0 <= row.system_metrics["cpu_percent"] and row.system_metrics["proc_memory_rss_bytes"] > 0
+        assert row.summary["acc"] == i / 10 and row.summary["_step"] == 0
+        assert row.project == "my-project" and row.entity and row.user
+        assert row.path == [row.entity, "my-project", row.id]
+        assert row.notes == "" and row.read_only is False
+        assert row.history_keys == {"keys": ["acc"], "lastStep": 0}
+        assert row.metadata["python"] and row.metadata["host"] and row.metadata["args"]
+        assert row.metadata["libraries"]["numpy"]

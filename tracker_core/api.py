@@ -110,8 +110,8 @@ class Runs:
             n += 1
 
     def __getitem__(self, index: int) -> PublicRun:
-        if isinstance(index, slice):
-            return list(self)[index]  # type: ignore[return-value]
+        if isinstance(index, slice):  # fetch only the pages the slice touches
+            return [self[i] for i in range(*index.indices(len(self)))]  # type: ignore[return-value]
         if isinstance(index, bool) or not isinstance(index, int):
             raise TypeError(f"runs indices must be int, got {type(index).__name__}")
         position = index + len(self) if index < 0 else index

@@ -63,9 +63,18 @@ class PublicRun:
         return property(get, set_, doc=doc)
 
     name = _editable("name", "Display name; set it, then call update().")
-    notes = _editable("notes", "Free-text notes; set them, then call update().")
+    _notes = _editable("notes", "Free-text notes; set them, then call update().")
     group = _editable("group", "Group of runs; set it, then call update().")
     del _editable
+
+    @property
+    def notes(self) -> str:
+        """Free-text notes (``""`` when none); set them, then call update()."""
+        return self._notes or ""
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._notes = value
 
     @property
     def tags(self) -> list[str]:

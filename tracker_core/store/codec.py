@@ -47,3 +47,15 @@ def number(value) -> float | None:
         except OverflowError:
             return math.inf if value > 0 else -math.inf
     return None
+
+
+def scalar(num: float | None, text: str | None, raw: str):
+    """A stored value from its typed columns, decoding JSON only when it must: a string is
+    its text column, an int its exact digits, a float its REAL column (the same double)."""
+    if text is not None:
+        return text
+    if num is not None:
+        if raw.isdigit() or (raw[0] == "-" and raw[1:].isdigit()):
+            return int(raw)
+        return num
+    return _decode(raw)

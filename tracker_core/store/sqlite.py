@@ -412,14 +412,14 @@ class SQLiteStore(Store):
         records = self.query_runs(entity, project, filters, order)
         body, params = self._select(entity, project, filters)
         sub = f"SELECT r.uid {body}"
-        config = self._query(f"SELECT uid, key, value_json FROM config WHERE uid IN ({sub}) ORDER BY pos, sub",
-                             tuple(params))
+        config = self._query("SELECT uid, key, value_num, value_text, value_json FROM config "
+                             f"WHERE uid IN ({sub}) ORDER BY pos, sub", tuple(params))
         summary = self._query("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
                               f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')",
                               tuple(params))
-        loads = codec.loads
-        return (records, [(u, k, loads(j)) for u, k, j in config],
-                [(u, k, t if t is not None else loads(j)) for u, k, _n, t, j in summary])
+        scalar = codec.scalar
+        return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
+                [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])
 
     # -- blobs
     def _blob_path(self, uid: int, name: str) -> str:
