@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
+import sqlite3
 import time
 from types import SimpleNamespace
 
@@ -118,29 +120,32 @@ def where(pred):
     return [s.id for s in SPECS if pred(s)]
 
 
-def test_store_is_big_and_fast_to_build(big):
+def test_store_is_big(big):
     assert len(big.api.runs(PATH)) == N
     assert ids(big.api.runs(PATH, per_page=N)) == where(lambda s: True)
-    # CPU time, not wall time: the budget must hold on a shared, loaded machine too
-    assert big.build_cpu_s < 5, f"building {N} runs took {big.build_cpu_s:.1f}s CPU ({big.build_s:.1f}s wall)"
-
-
-def _best_s(api, filters, order):
-    def once():
-        t0 = time.perf_counter()
-        assert len(api.runs(PATH, filters=filters, order=order, per_page=50)) > 0
-        return time.perf_counter() - t0
-    return min(once() for _ in range(7))
 
 
 @pytest.mark.parametrize("filters,order", [(None, "config.lr"), (None, "-summary_metrics.val/acc.best"),
                                            ({"config.lr": {"$gt": 0.5}}, None),
                                            ({"summary_metrics.loss.min": {"$lt": 0.6}}, "-config.seed")])
-def test_query_cost_grows_linearly_with_the_runs(big, tmp_path, filters, order):
-    """4x the runs ~ 4x the time (a per-run scan of the key's index rows gave ~16x: 2 s a page at 4,000 runs)."""
-    quarter = build_store(tmp_path / "quarter", SPECS[: N // 4])
-    ratio = _best_s(big.api, filters, order) / _best_s(quarter.api, filters, order)
-    assert ratio < 6, f"{N // 4} -> {N} runs: {ratio:.1f}x slower"
+def test_query_plan_seeks_each_runs_values_by_key(big, filters, order):
+    """Guard against the quadratic plan (a scan of a key's rows for every run: 2 s a page at
+    4,000 runs): every config/summary lookup seeks (uid, key) in the primary key. Speed
+    itself is measured in benchmarks/bench_api_query.py, not here."""
+    from tracker_core.store.query import Compiler
+
+    compiler = Compiler()
+    where, params = compiler.where(filters)
+    order_sql, order_params = compiler.order_by(order)
+    sql = f"SELECT r.uid FROM runs r WHERE r.project = ? AND ({where}) ORDER BY {order_sql}"
+    con = sqlite3.connect(os.path.join(big.dir, "tracker.db"))
+    try:
+        plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + sql, ["filters", *params, *order_params])]
+    finally:
+        con.close()
+    lookups = [line for line in plan if line.startswith("SEARCH v ")]
+    assert lookups, plan
+    assert all("PRIMARY KEY (uid=? AND key=?" in line for line in lookups), plan
 
 
 M, C = "summary_metrics.", "config."

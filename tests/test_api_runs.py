@@ -20,7 +20,17 @@ import tracker_core as tc
 from tracker_core import RunNotFoundError
 
 from .helpers_rules import NAN, check, user_view
-from .test_api_filters import ENTITY, M, N, PATH, PROJECT, SPECS, build_store, ids, where
+from .test_api_filters import (
+    ENTITY,
+    PATH,
+    PROJECT,
+    SPECS,
+    M,
+    N,
+    build_store,
+    ids,
+    where,
+)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +160,7 @@ def test_public_run_attributes(big, i):
     assert (r.id, r.name, r.state, r.project, r.entity) == (s.id, s.name, s.state, PROJECT, ENTITY)
     assert r.path == [ENTITY, PROJECT, s.id]
     assert re.fullmatch(rf"https?://[^/]+(/.*)?/{ENTITY}/{PROJECT}/runs/{s.id}", r.url), r.url
-    assert r.tags == s.tags and r.group == s.group and r.notes == s.notes
+    assert r.tags == s.tags and r.group == s.group and r.notes == (s.notes or "")  # unset notes read as ""
     assert r.read_only is False
     check(r.config, s.config)
     check(user_view(r.summary), expected_summary(s))
@@ -198,7 +208,7 @@ def test_defaults_user_entity_created_at(api):
     assert r.path == [getpass.getuser(), "p", run.id]
     created = dt.datetime.strptime(r.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
     assert int(t0) <= created.timestamp() <= time.time()
-    assert r.notes is None and r.group is None and r.tags == [] and r.state == "finished"
+    assert r.notes == "" and r.group is None and r.tags == [] and r.state == "finished"
 
 
 # -- edits: update(), delete()
@@ -265,7 +275,7 @@ def test_update_rejects_bad_types(api):
         with pytest.raises(TypeError):
             setattr(r, attr, bad)
     r.update()
-    assert _snapshot(tc.Api().run("edit/a"))[:4] == ("run-a", None, ["x"], "g")
+    assert _snapshot(tc.Api().run("edit/a"))[:4] == ("run-a", "", ["x"], "g")
 
 
 def test_delete_removes_the_run_and_everything_of_it(api):

@@ -279,7 +279,7 @@ def test_show_json(child_env):
     data = json.loads(out.stdout, parse_constant=lambda c: pytest.fail(f"invalid JSON constant {c}"))
     assert {k: data[k] for k in ("path", "id", "name", "state", "created_at", "tags", "notes", "group")} == {
         "path": "team/cli/rb", "id": "rb", "name": "beta", "state": "failed", "created_at": created["rb"],
-        "tags": [], "notes": None, "group": None}
+        "tags": [], "notes": "", "group": None}
     assert data["config"] == {"lr": 0.01, "opt": "sgd", "layers": {"n": 4}}
     summary = {k: v for k, v in data["summary"].items() if k not in ("_runtime", "_timestamp")}
     assert summary == {"loss": {"min": 0.3}, "val/acc": {"best": 0.95}, "ratio": "Infinity", "_step": 1}
