@@ -180,9 +180,11 @@ def test_collect_slow_imports_no_framework(child_env):
     assert loaded == []
     for name in ("torch", "pandas", "jax"):  # reported when installed, yet not imported
         try:
-            assert libs[name] == importlib.metadata.version(name)
+            expected = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             assert name not in libs
+        else:
+            assert libs[name] == expected
 
 
 def test_hardware_fields():
