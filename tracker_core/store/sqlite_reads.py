@@ -1,0 +1,114 @@
+"""The read side of the SQLite store: run queries (filters, order, tables) and history.
+
+A mixin of :class:`tracker_core.store.sqlite.SQLiteStore`, kept apart so each file holds
+one concern; it relies on the store's ``_query``, ``_records`` and ``_compiler``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from . import codec, history_codec
+from .base import RunRecord
+from .sqlite_schema import LEAF_COLS, RUN_COLS, leaf_record
+
+
+class SQLiteReads:
+    """Queries over runs, summaries, config and history (no writes but crash marking)."""
+
+    _query: Any
+    _records: Any
+    _compiler: Any
+
+    def _select(self, entity: str | None, project: str, filters: Any) -> tuple[str, list]:
+        where, params = self._compiler.where(filters)
+        scope = "r.project = ?" + (" AND r.entity = ?" if entity is not None else "")
+        scope_params = [project] + ([entity] if entity is not None else [])
+        return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
+
+    def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
+                   limit: int | None = None, offset: int = 0) -> list[RunRecord]:
+        body, params = self._select(entity, project, filters)
+        order_sql, order_params = self._compiler.order_by(order)
+        cols = ", ".join("r." + c.strip() for c in RUN_COLS.split(","))
+        sql = f"SELECT {cols} {body} ORDER BY {order_sql}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self._records(self._query(sql, tuple(params + order_params)))
+
+    def count_runs(self, entity: str | None, project: str, filters: Any = None) -> int:
+        body, params = self._select(entity, project, filters)
+        return self._query(f"SELECT COUNT(*) {body}", tuple(params))[0][0]
+
+    def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
+        return self.query_runs(entity, project)
+
+    # -- one run's summary, definitions, config and history
+    def load_leaves(self, uid: int) -> list[tuple[tuple, dict]]:
+        rows = self._query(f"SELECT {LEAF_COLS} FROM summary_leaves WHERE uid=? ORDER BY pos", (uid,))
+        return [leaf_record(r) for r in rows]
+
+    def load_metric_defs(self, uid: int) -> list[dict]:
+        rows = self._query("SELECT name, ops, objective, step_metric, step_sync, hidden FROM metric_defs "
+                           "WHERE uid=? ORDER BY pos", (uid,))
+        return [{"name": n, "ops": None if o is None else ([] if o == "" else o.split(",")), "objective": obj,
+                 "step_metric": sm, "step_sync": None if ss is None else bool(ss),
+                 "hidden": None if h is None else bool(h)} for n, o, obj, sm, ss, h in rows]
+
+    def load_config(self, uid: int) -> dict:
+        out: dict = {}
+        for path, value in self._query("SELECT path, value_json FROM config WHERE uid=? ORDER BY pos, sub", (uid,)):
+            parts = codec.loads(path)
+            node = out
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = codec.loads(value)
+        return out
+
+    def read_history(self, uid: int, min_step: int | None = None, max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
+        sql, args = "SELECT seqs, steps, ts FROM history_rows WHERE uid=?", [uid]
+        if min_step is not None:
+            sql, args = sql + " AND max_step>=?", args + [min_step]
+        if max_step is not None:
+            sql, args = sql + " AND min_step<=?", args + [max_step]
+        rows_chunks = self._query(sql, tuple(args))
+        value_chunks = self._query("SELECT path, kind, seqs, vals FROM history_values WHERE uid=?", (uid,))
+        for step, ts, row in history_codec.unpack_rows(rows_chunks, value_chunks, min_step, max_step):
+            yield step, ts, history_codec.nest(row)
+
+    def read_key_history(self, uid: int, path: tuple) -> list[tuple[int, Any]]:
+        rows_chunks = self._query("SELECT seqs, steps FROM history_rows WHERE uid=?", (uid,))
+        value_chunks = self._query("SELECT kind, seqs, vals FROM history_values WHERE uid=? AND path=?",
+                                   (uid, codec.path_key(path)))
+        return history_codec.unpack_key(rows_chunks, value_chunks)
+
+    def history_paths(self, uid: int) -> list[tuple]:
+        first: dict[str, tuple] = {}
+        for path, pos, head in self._query("SELECT path, pos, substr(seqs, 1, 8) FROM history_values WHERE uid=?",
+                                           (uid,)):
+            order = (history_codec.first_seq(head), pos)
+            if path not in first or order < first[path]:
+                first[path] = order
+        return [tuple(codec.loads(p)) for p in sorted(first, key=first.__getitem__)]
+
+    def history_length(self, uid: int) -> int:
+        return self._query("SELECT COALESCE(MAX(max_seq) + 1, 0) FROM history_rows WHERE uid=?", (uid,))[0][0]
+
+    def last_system_sample(self, uid: int) -> dict:
+        rows = self._query("SELECT data FROM system_samples WHERE uid=? ORDER BY ts DESC LIMIT 1", (uid,))
+        return codec.loads(rows[0][0]) if rows else {}
+
+    def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
+        """Runs matching ``filters`` in ``order``, with their config and scalar summary values
+        as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
+        records = self.query_runs(entity, project, filters, order)
+        body, params = self._select(entity, project, filters)
+        sub = f"SELECT r.uid {body}"
+        config = self._query("SELECT uid, key, value_num, value_text, value_json FROM config "
+                             f"WHERE uid IN ({sub}) ORDER BY pos, sub", tuple(params))
+        summary = self._query("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
+                              f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')",
+                              tuple(params))
+        scalar = codec.scalar
+        return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
+                [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])
