@@ -61,7 +61,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
          system_metrics: bool | None = None) -> Run:
     """Start a run (and make it the current one) in the embedded store.
 
-    ``store``: a directory or ``sqlite:///`` URL (default ``TRACKER_STORE`` or
+    ``store``: a directory, ``sqlite:///`` or ``postgresql://`` URL (default ``TRACKER_STORE`` or
     ``./tracker_runs``). ``id`` + ``resume="allow"|"must"`` continues an existing run with
     its summary aggregation state and metric definitions restored (``TRACKER_RUN_ID`` /
     ``TRACKER_RESUME`` do the same from outside). ``strict=True`` makes a log to a step

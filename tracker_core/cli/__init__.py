@@ -53,7 +53,7 @@ def open_run(store: str | None, path: str):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", metavar="URL", default=None,
-              help="Store directory or sqlite:///path.db (default: $TRACKER_STORE, else ./tracker_runs).")
+              help="Store directory, sqlite:///path.db or postgresql:// URL (default: $TRACKER_STORE, else ./tracker_runs).")
 @click.version_option(package_name="tracker-core", prog_name="tracker", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, store: str | None) -> None:

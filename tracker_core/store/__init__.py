@@ -28,9 +28,14 @@ def open_store(store: str | os.PathLike | None = None) -> Store:
     """The store at ``store`` (or ``TRACKER_STORE``, or ``./tracker_runs``), shared per process."""
     url = settings.resolve_store_url(store)
     if url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError(
-            "the PostgreSQL store is not available in this version; use a directory or a sqlite:/// URL"
-        )
+        key = (url, os.getpid())  # a forked child must not share its parent's pool
+        with _lock:
+            found = _open.get(key)
+            if found is None:
+                from .postgres import PostgresStore
+
+                found = _open[key] = PostgresStore(url)
+            return found
     if "://" in url and not url.startswith("sqlite:///"):
         raise ValueError(f"unknown store URL {url!r}: expected a directory, a sqlite:/// URL or postgresql://")
     path = settings.sqlite_path(url)

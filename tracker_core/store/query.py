@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from typing import Any
 
 LOGICAL = ("$and", "$or", "$nor")
@@ -106,6 +107,10 @@ class Compiler:
         if op == "$regex":
             if not isinstance(arg, str):
                 raise FilterError(f"$regex on {field!r} takes a pattern string, got {arg!r}")
+            try:
+                re.compile(arg)
+            except re.error as exc:
+                raise FilterError(f"$regex on {field!r}: {arg!r} is not a valid regular expression: {exc}") from None
             return self._match(field, "REGEXP", arg, params)
         return self._match(field, COMPARE[op], arg, params)
 

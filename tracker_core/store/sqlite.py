@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-from . import codec, history_codec
+from . import codec, history_codec, migrations
 from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
 from .liveness import is_dead
 from .query import Compiler
@@ -37,8 +37,6 @@ from .sqlite_schema import (
     LEAF_COLS,
     RUN_COLS,
     RUN_FIELD_COLUMN,
-    SCHEMA,
-    SCHEMA_VERSION,
     UPDATABLE,
     empty_leaf,
     flatten_config,
@@ -68,18 +66,8 @@ class SQLiteStore(SQLiteReads, Store):
         self._compiler = Compiler()
         self._set_wal()
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self._tx():
-            for stmt in SCHEMA.split(";"):
-                if stmt.strip():
-                    self._conn.execute(stmt)
-            found = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-            if found is None:
-                self._conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            elif found != SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"the store {self.db_path} has schema version {found}; this tracker-core reads version "
-                    f"{SCHEMA_VERSION}. Use the tracker-core version that wrote it, or a new store directory."
-                )
+        with self._lock:  # creates / migrates the schema under BEGIN IMMEDIATE, records the version
+            migrations.migrate(self._conn, "sqlite", migrations.sqlite_migrations(), where=f"the store {self.db_path}")
 
     def _set_wal(self, deadline_s: float = 60.0) -> None:
         """Switch to WAL. Two processes creating a new database at the same moment get

@@ -1,0 +1,568 @@
+"""The PostgreSQL store: the same typed schema as SQLite, for teams and multi-node training.
+
+``TRACKER_STORE=postgresql://user:password@host:5432/dbname`` (``postgres://`` too; any
+libpq URL parameter works, e.g. ``?options=-csearch_path%3Dteam_a`` to keep a team's
+tables in their own schema, which must exist). Needs ``pip install
+"tracker-core[postgres]"`` (psycopg 3 with its connection pool).
+
+- Tables and columns: ``postgres_schema.py`` (the SQLite layout typed for PostgreSQL,
+  ``BYTEA`` history chunks, a ``blobs`` table for full tensors). Created and migrated by
+  the tracker on first use (``migrations.py``, version in ``schema_version``).
+- One ``psycopg_pool.ConnectionPool`` per store (per process); connections run in
+  autocommit and every write is one explicit transaction.
+- Every write transaction of a run first locks that run's ``runs`` row
+  (``FOR NO KEY UPDATE``): writes to one run are serialised (as SQLite's ``BEGIN
+  IMMEDIATE`` serialises all writes), writes to different runs run in parallel.
+  ``apply_summary_ops`` touches only the named keys, so two processes editing different
+  keys of one run both keep their change.
+- Filters and orders compile with ``query.Compiler("%s", "{col} ~ {ph}")``: ``$regex``
+  uses PostgreSQL's regular expressions (ARE: Python's syntax for the common cases).
+- A run left ``running`` by a dead process is marked ``crashed`` by the next reader
+  (``liveness.py``: the pid on the same host, the heartbeat from another host).
+- ``url`` is the store URL with its password masked (it shows up in messages).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import numpy as np
+
+from . import codec, history_codec, migrations
+from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
+from .liveness import is_dead
+from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
+from .query import Compiler, FilterError
+from .sqlite_schema import (
+    LEAF_COLS,
+    RUN_COLS,
+    RUN_FIELD_COLUMN,
+    UPDATABLE,
+    empty_leaf,
+    flatten_config,
+    leaf_record,
+)
+
+POOL_MIN, POOL_MAX = 1, 8
+CONNECT_TIMEOUT = 30.0
+_LEAF_PHS = ",".join(["%s"] * 23)
+_BLOB_NAME = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def redact(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://***"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def _import_psycopg():
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the PostgreSQL store needs psycopg 3 and its pool: pip install \"tracker-core[postgres]\" "
+            f"(or pip install \"psycopg[binary,pool]\"): {exc}"
+        ) from exc
+    return psycopg, psycopg_pool
+
+
+def _nan_to_null(params: list) -> tuple:
+    """SQLite binds a NaN parameter as NULL (comparisons with it are never true); do the same,
+    since PostgreSQL orders NaN above every number (``x < 'NaN'`` would be true)."""
+    return tuple(None if type(p) is float and math.isnan(p) else p for p in params)
+
+
+def pg_regex(pattern: str) -> str:
+    """A Python ``re`` pattern (MongoDB's $regex as the SQLite store runs it) as a PostgreSQL
+    ARE. The common syntax is the same; what differs is rewritten: the word boundaries
+    ``\\b``/``\\B`` (``\\y``/``\\Y`` in PostgreSQL, where ``\\b`` is a backspace) and named groups
+    ``(?P<name>...)`` (plain groups). Inside ``[...]`` nothing changes."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    class_start = -1
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            out.append({"b": "\\y", "B": "\\Y"}[nxt] if nxt in "bB" and not in_class else ch + nxt)
+            i += 2
+            continue
+        if in_class:
+            # a "]" right after "[" or "[^" is a literal member
+            if ch == "]" and i != class_start and not (i == class_start + 1 and pattern[class_start] == "^"):
+                in_class = False
+        elif ch == "[":
+            in_class, class_start = True, i + 1
+        elif pattern.startswith("(?P<", i):
+            end = pattern.find(">", i)
+            if end != -1:
+                out.append("(")
+                i = end + 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+class _PgCompiler(Compiler):
+    """``query.Compiler`` with PostgreSQL's placeholder and ``~``; $regex patterns are checked
+    with Python's ``re`` (a bad one is a FilterError, not a database error) and rewritten by
+    :func:`pg_regex`."""
+
+    def __init__(self) -> None:
+        super().__init__(placeholder="%s", regexp="{col} ~ {ph}")
+
+    def _cond(self, col_num, col_text, col_json, sql_op, value, params):  # type: ignore[override]
+        if sql_op == "REGEXP" and isinstance(value, str):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise FilterError(f"$regex: {value!r} is not a valid regular expression: {exc}") from None
+            value = pg_regex(value)
+        return super()._cond(col_num, col_text, col_json, sql_op, value, params)
+
+
+class PostgresStore(Store):
+    """PostgreSQL backend; thread-safe (a connection pool), any number of processes and hosts."""
+
+    def __init__(self, url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> None:
+        psycopg, psycopg_pool = _import_psycopg()
+        self._psycopg = psycopg
+        self._conninfo = url
+        self.url = redact(url)
+        self._compiler = _PgCompiler()
+        self._closed = False
+        self._close_lock = threading.Lock()
+        # one direct connection first: a wrong password, database or host fails now, with
+        # libpq's own message, not after the pool's retries time out
+        try:
+            psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)).close()
+        except psycopg.Error as exc:
+            raise ConnectionError(f"cannot connect to the store {self.url}: {exc}") from None
+        extra = {}
+        if hasattr(psycopg_pool.ConnectionPool, "check_connection"):  # psycopg_pool >= 3.2
+            extra["check"] = psycopg_pool.ConnectionPool.check_connection  # a dropped connection is replaced
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, timeout=CONNECT_TIMEOUT,
+            name="tracker-core", open=False, **extra,
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except psycopg_pool.PoolTimeout as exc:
+            self._pool.close()
+            raise ConnectionError(f"cannot connect to the store {self.url}: {exc}") from None
+        try:
+            with self._pool.connection() as conn:
+                migrations.migrate(conn, "postgresql", migrations.postgres_migrations(), where=f"the store {self.url}")
+        except psycopg.errors.InvalidSchemaName as exc:
+            self._pool.close()
+            raise ConnectionError(
+                f"the store {self.url} names no existing schema to create its tables in (search_path): "
+                f"create it first (CREATE SCHEMA ...): {exc}") from None
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # -- plumbing
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """A pooled connection inside one transaction: committed on success, rolled back on error."""
+        with self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def _query(self, sql: str, args: tuple = ()) -> list:
+        with self._pool.connection() as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def _filtered(self, sql: str, params: list) -> list:
+        """A query built from user filters: NaN parameters as NULL (as SQLite binds them;
+        PostgreSQL would order NaN above every number), PostgreSQL's regex errors as FilterError."""
+        try:
+            return self._query(sql, _nan_to_null(params))
+        except self._psycopg.errors.InvalidRegularExpression as exc:
+            raise FilterError(f"$regex: PostgreSQL cannot run this pattern: {exc}") from None
+
+    def close(self) -> None:
+        with self._close_lock:
+            if not self._closed:
+                self._closed = True
+                self._pool.close()
+
+    @staticmethod
+    def _lock_run(c, uid: int) -> bool:
+        """Serialise the writes to one run (row lock until the transaction ends); False if the
+        run is gone (deleted)."""
+        return c.execute("SELECT 1 FROM runs WHERE uid=%s FOR NO KEY UPDATE", (uid,)).fetchone() is not None
+
+    # -- runs
+    def create_run(self, run: RunRecord) -> int:
+        with self._tx() as c:
+            row = c.execute(
+                f"INSERT INTO runs ({RUN_COLS}) VALUES (DEFAULT,{','.join(['%s'] * 19)}) "
+                "ON CONFLICT (entity, project, run_id) DO NOTHING RETURNING uid",
+                (run.entity, run.project, run.run_id, run.name, run.state, run.created_at, run.updated_at,
+                 run.heartbeat_at, run.finished_at, run.runtime, run.last_step, run.last_log_at, run.notes, run.group,
+                 run.job_type, run.host, run.pid, run.exit_code, codec.dumps(run.metadata)),
+            ).fetchone()
+            if row is None:
+                raise RunExistsError(f"run {run.entity}/{run.project}/{run.run_id} already exists")
+            uid = row[0]
+            self._write_tags(c, uid, run.tags)
+        run.uid = uid
+        return uid
+
+    @staticmethod
+    def _write_tags(c, uid: int, tags) -> None:
+        rows = [(uid, t, i) for i, t in enumerate(dict.fromkeys(tags))]
+        if rows:
+            c.cursor().executemany("INSERT INTO run_tags (uid, tag, pos) VALUES (%s, %s, %s)", rows)
+
+    def _records(self, rows: list) -> list[RunRecord]:
+        out = []
+        for row in rows:
+            (uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at,
+             runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata) = row
+            out.append(RunRecord(
+                entity=entity, project=project, run_id=run_id, name=name, state=state, created_at=created_at,
+                updated_at=updated_at, heartbeat_at=heartbeat_at, finished_at=finished_at, runtime=runtime,
+                last_step=last_step, last_log_at=last_log_at, notes=notes, group=group, job_type=job_type, host=host,
+                pid=pid, exit_code=exit_code, metadata=codec.loads(metadata) or {}, uid=uid,
+            ))
+        if out:
+            tags: dict[int, list] = {}
+            for uid, tag in self._query("SELECT uid, tag FROM run_tags WHERE uid = ANY(%s) ORDER BY uid, pos",
+                                        ([r.uid for r in out],)):
+                tags.setdefault(uid, []).append(tag)
+            for r in out:
+                r.tags = tags.get(r.uid, [])
+        for r in out:
+            self._check_alive(r)
+        return out
+
+    def _check_alive(self, run: RunRecord) -> None:
+        """A run left ``running`` by a process that is gone is marked ``crashed``, for good."""
+        if run.state == RUNNING and is_dead(run.host, run.pid, run.heartbeat_at):
+            with self._tx() as c:
+                c.execute("UPDATE runs SET state=%s WHERE uid=%s AND state=%s", (CRASHED, run.uid, RUNNING))
+            run.state = CRASHED
+
+    def get_run(self, entity: str | None, project: str, run_id: str) -> RunRecord | None:
+        if entity is None:
+            rows = self._query(f"SELECT {RUN_COLS} FROM runs WHERE project=%s AND run_id=%s ORDER BY uid LIMIT 1",
+                               (project, run_id))
+        else:
+            rows = self._query(f"SELECT {RUN_COLS} FROM runs WHERE entity=%s AND project=%s AND run_id=%s",
+                               (entity, project, run_id))
+        recs = self._records(rows)
+        return recs[0] if recs else None
+
+    def _select(self, entity: str | None, project: str, filters: Any) -> tuple[str, list]:
+        where, params = self._compiler.where(filters)
+        scope = "r.project = %s" + (" AND r.entity = %s" if entity is not None else "")
+        scope_params = [project] + ([entity] if entity is not None else [])
+        return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
+
+    def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
+                   limit: int | None = None, offset: int = 0) -> list[RunRecord]:
+        body, params = self._select(entity, project, filters)
+        order_sql, order_params = self._compiler.order_by(order)
+        cols = ", ".join("r." + c.strip() for c in RUN_COLS.split(","))
+        sql = f"SELECT {cols} {body} ORDER BY {order_sql}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self._records(self._filtered(sql, params + order_params))
+
+    def count_runs(self, entity: str | None, project: str, filters: Any = None) -> int:
+        body, params = self._select(entity, project, filters)
+        return self._filtered(f"SELECT COUNT(*) {body}", params)[0][0]
+
+    def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
+        return self.query_runs(entity, project)
+
+    def update_run(self, uid: int, **fields: Any) -> None:
+        with self._tx() as c:
+            if self._lock_run(c, uid):
+                self._update_run(c, uid, fields)
+
+    def _update_run(self, c, uid: int, fields: dict) -> None:
+        fields = dict(fields)
+        tags = fields.pop("tags", None)
+        bad = set(fields) - UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update run field(s) {sorted(bad)}; allowed: {sorted(UPDATABLE | {'tags'})}")
+        if "metadata" in fields:
+            fields["metadata"] = codec.dumps(fields["metadata"])
+        if fields:
+            cols = ", ".join(f"{RUN_FIELD_COLUMN.get(k, k)}=%s" for k in fields)
+            c.execute(f"UPDATE runs SET {cols} WHERE uid=%s", (*fields.values(), uid))
+        if tags is not None:
+            c.execute("DELETE FROM run_tags WHERE uid=%s", (uid,))
+            self._write_tags(c, uid, tags)
+
+    # -- write path
+    def write_batch(self, b: WriteBatch) -> None:
+        uid = b.uid
+        with self._tx() as c:
+            if not self._lock_run(c, uid):
+                return  # the run was deleted meanwhile: nothing to write to
+            cur = c.cursor()
+            if b.rows:
+                r, value_chunks = history_codec.pack_rows(b.rows)
+                c.execute("INSERT INTO history_rows VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                          (uid, r["seq0"], r["max_seq"], r["n"], r["min_step"], r["max_step"], r["seqs"],
+                           r["steps"], r["ts"]))
+                cur.executemany("INSERT INTO history_values VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                                [(uid, v["path"], v["seq0"], v["pos"], key_text(v["key"]), v["kind"], v["seqs"],
+                                  v["vals"]) for v in value_chunks])
+            if b.removed_leaves:
+                self._delete_leaves(c, uid, b.removed_leaves)
+            if b.leaves:
+                cur.executemany(f"INSERT INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({_LEAF_PHS}) "
+                                f"ON CONFLICT (uid, path) DO UPDATE SET {LEAF_UPSERT_SET}",
+                                [leaf_row(uid, p, rec) for p, rec in b.leaves])
+            if b.query_rows:
+                self._write_query_rows(c, uid, b.query_rows)
+            if b.system_samples:
+                cur.executemany("INSERT INTO system_samples VALUES (%s,%s,%s)",
+                                [(uid, ts, codec.dumps(sample)) for ts, sample in b.system_samples])
+            for key, value in b.config.items():
+                self._write_config_key(c, uid, key, value)
+            if b.metric_defs is not None:
+                c.execute("DELETE FROM metric_defs WHERE uid=%s", (uid,))
+                if b.metric_defs:
+                    cur.executemany(
+                        "INSERT INTO metric_defs VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                        [(uid, d["name"], i, None if d["ops"] is None else ",".join(d["ops"]), d["objective"],
+                          d["step_metric"], None if d["step_sync"] is None else bool(d["step_sync"]),
+                          None if d["hidden"] is None else bool(d["hidden"])) for i, d in enumerate(b.metric_defs)],
+                    )
+            if b.run_fields:
+                self._update_run(c, uid, b.run_fields)
+            if b.dropped_blobs:  # with the leaves that dropped them: never a leaf without its blob
+                self._delete_blobs(c, uid, b.dropped_blobs)
+
+    @staticmethod
+    def _delete_leaves(c, uid: int, paths: list) -> None:
+        keys = [codec.path_key(p) for p in paths]
+        c.execute("DELETE FROM summary_leaves WHERE uid=%s AND path = ANY(%s)", (uid, keys))
+        c.execute("DELETE FROM summary_values WHERE uid=%s AND leaf = ANY(%s)", (uid, keys))
+
+    @staticmethod
+    def _write_query_rows(c, uid: int, query_rows: dict) -> None:
+        """Replace the rendered (filterable) rows of each leaf in ``query_rows``."""
+        c.execute("DELETE FROM summary_values WHERE uid=%s AND leaf = ANY(%s)",
+                  (uid, [codec.path_key(p) for p in query_rows]))
+        rows = [query_row(uid, p, key, value) for p, rows in query_rows.items() for key, value in rows]
+        if rows:
+            c.cursor().executemany(
+                "INSERT INTO summary_values VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (uid, key, leaf) DO UPDATE SET "
+                "value_num = EXCLUDED.value_num, value_text = EXCLUDED.value_text, value_json = EXCLUDED.value_json",
+                rows)
+
+    def _write_config_key(self, c, uid: int, key: str, value: Any) -> None:
+        top, below = codec.path_key((key,)), codec.path_prefix((key,))
+        where = "uid=%s AND (path=%s OR substr(path, 1, %s)=%s)"
+        args = (uid, top, len(below), below)
+        pos = c.execute(f"SELECT MIN(pos) FROM config WHERE {where}", args).fetchone()[0]
+        if pos is None:
+            pos = c.execute("SELECT COALESCE(MAX(pos)+1, 0) FROM config WHERE uid=%s", (uid,)).fetchone()[0]
+        c.execute(f"DELETE FROM config WHERE {where}", args)
+        leaves: list = []
+        flatten_config(value, (key,), leaves)
+        c.cursor().executemany(
+            "INSERT INTO config VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (uid, key, path) DO UPDATE SET "
+            "pos = EXCLUDED.pos, sub = EXCLUDED.sub, value_json = EXCLUDED.value_json, "
+            "value_num = EXCLUDED.value_num, value_text = EXCLUDED.value_text",
+            [(uid, codec.path_key(p), key_text(codec.dotted(p)), pos, i, codec.dumps(v), codec.number(v), text(v))
+             for i, (p, v) in enumerate(leaves)])
+
+    # -- reads
+    def load_leaves(self, uid: int) -> list[tuple[tuple, dict]]:
+        rows = self._query(f"SELECT {LEAF_COLS} FROM summary_leaves WHERE uid=%s ORDER BY pos, path", (uid,))
+        return [leaf_record(r) for r in rows]
+
+    def load_metric_defs(self, uid: int) -> list[dict]:
+        rows = self._query("SELECT name, ops, objective, step_metric, step_sync, hidden FROM metric_defs "
+                           "WHERE uid=%s ORDER BY pos", (uid,))
+        return [{"name": n, "ops": None if o is None else ([] if o == "" else o.split(",")), "objective": obj,
+                 "step_metric": sm, "step_sync": ss, "hidden": h} for n, o, obj, sm, ss, h in rows]
+
+    def load_config(self, uid: int) -> dict:
+        out: dict = {}
+        for path, value in self._query("SELECT path, value_json FROM config WHERE uid=%s ORDER BY pos, sub",
+                                       (uid,)):
+            parts = codec.loads(path)
+            node = out
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = codec.loads(value)
+        return out
+
+    def read_history(self, uid: int, min_step: int | None = None,
+                     max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
+        sql, args = "SELECT seqs, steps, ts FROM history_rows WHERE uid=%s", [uid]
+        if min_step is not None:
+            sql, args = sql + " AND max_step>=%s", args + [min_step]
+        if max_step is not None:
+            sql, args = sql + " AND min_step<=%s", args + [max_step]
+        with self._pool.connection() as conn, conn.transaction():  # one snapshot for both reads
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            rows_chunks = conn.execute(sql, tuple(args)).fetchall()
+            value_chunks = conn.execute("SELECT path, kind, seqs, vals FROM history_values WHERE uid=%s",
+                                        (uid,)).fetchall()
+        for step, ts, row in history_codec.unpack_rows(rows_chunks, value_chunks, min_step, max_step):
+            yield step, ts, history_codec.nest(row)
+
+    def read_key_history(self, uid: int, path: tuple) -> list[tuple[int, Any]]:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            rows_chunks = conn.execute("SELECT seqs, steps FROM history_rows WHERE uid=%s", (uid,)).fetchall()
+            value_chunks = conn.execute("SELECT kind, seqs, vals FROM history_values WHERE uid=%s AND path=%s",
+                                        (uid, codec.path_key(path))).fetchall()
+        return history_codec.unpack_key(rows_chunks, value_chunks)
+
+    def history_paths(self, uid: int) -> list[tuple]:
+        first: dict[str, tuple] = {}
+        for path, pos, head in self._query("SELECT path, pos, substr(seqs, 1, 8) FROM history_values WHERE uid=%s",
+                                           (uid,)):
+            order = (history_codec.first_seq(head), pos)
+            if path not in first or order < first[path]:
+                first[path] = order
+        return [tuple(codec.loads(p)) for p in sorted(first, key=first.__getitem__)]
+
+    def history_length(self, uid: int) -> int:
+        return self._query("SELECT COALESCE(MAX(max_seq) + 1, 0) FROM history_rows WHERE uid=%s", (uid,))[0][0]
+
+    # -- Api edits
+    def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
+        with self._tx() as c:
+            self._lock_run(c, uid)
+            dropped: list[str] = []
+            for op in ops:
+                path = op[1]
+                below = self._paths_under(c, uid, path)
+                keep = set(op[2]) if op[0] == "set" else set()
+                gone = [p for p, _blob in below if p not in keep]
+                if gone:
+                    self._delete_leaves(c, uid, gone)
+                dropped.extend(blob for p, blob in below if blob and p not in keep)
+                if op[0] == "del":
+                    if not below:
+                        raise KeyError(path[-1])
+                    continue
+                for leaf_path, (value, blob) in op[2].items():
+                    self._set_override(c, uid, leaf_path, value, blob, dropped)
+                self._write_query_rows(c, uid, op[3])
+            c.execute("UPDATE runs SET updated_at=%s WHERE uid=%s", (time.time(), uid))
+            if dropped:
+                self._delete_blobs(c, uid, dropped)
+
+    @staticmethod
+    def _paths_under(c, uid: int, path: tuple) -> list[tuple[tuple, str | None]]:
+        """Leaves at, below, or above ``path`` (a leaf above it is replaced too)."""
+        keys = [codec.path_key(path[:i]) for i in range(1, len(path) + 1)]
+        prefix = codec.path_prefix(path)
+        rows = c.execute("SELECT path, blob FROM summary_leaves WHERE uid=%s AND (path = ANY(%s) "
+                         "OR substr(path, 1, %s) = %s)", (uid, keys, len(prefix), prefix)).fetchall()
+        return [(tuple(codec.loads(p)), blob) for p, blob in rows]
+
+    @staticmethod
+    def _set_override(c, uid: int, path: tuple, value, blob, dropped: list) -> None:
+        key = codec.path_key(path)
+        row = c.execute("SELECT blob FROM summary_leaves WHERE uid=%s AND path=%s", (uid, key)).fetchone()
+        if row is not None:
+            if row[0] and row[0] != blob:
+                dropped.append(row[0])
+            c.execute("UPDATE summary_leaves SET has_override=TRUE, override_json=%s, blob=%s "
+                      "WHERE uid=%s AND path=%s", (codec.dumps(value), blob, uid, key))
+            return
+        pos = c.execute("SELECT COALESCE(MAX(pos)+1, 0) FROM summary_leaves WHERE uid=%s", (uid,)).fetchone()[0]
+        rec = empty_leaf(pos)
+        rec.update(has_override=True, override=value, blob=blob)
+        c.execute(f"INSERT INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({_LEAF_PHS})", leaf_row(uid, path, rec))
+
+    def replace_summary(self, uid: int, leaves: list, query_rows: dict) -> None:
+        with self._tx() as c:
+            self._lock_run(c, uid)
+            c.execute("DELETE FROM summary_leaves WHERE uid=%s", (uid,))
+            c.execute("DELETE FROM summary_values WHERE uid=%s", (uid,))
+            if leaves:
+                c.cursor().executemany(f"INSERT INTO summary_leaves (uid, {LEAF_COLS}) VALUES ({_LEAF_PHS})",
+                                       [leaf_row(uid, p, r) for p, r in leaves])
+            self._write_query_rows(c, uid, query_rows)
+
+    def delete_run(self, uid: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM runs WHERE uid=%s", (uid,))  # every other table cascades, blobs included
+
+    def last_system_sample(self, uid: int) -> dict:
+        rows = self._query("SELECT data FROM system_samples WHERE uid=%s ORDER BY ts DESC LIMIT 1", (uid,))
+        return codec.loads(rows[0][0]) if rows else {}
+
+    def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
+        """Runs matching ``filters`` in ``order``, with their config and scalar summary values
+        as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
+        records = self.query_runs(entity, project, filters, order)
+        body, params = self._select(entity, project, filters)
+        sub = f"SELECT r.uid {body}"
+        config = self._filtered("SELECT uid, key, value_num, value_text, value_json FROM config "
+                                f"WHERE uid IN ({sub}) ORDER BY pos, sub", params)
+        summary = self._filtered("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
+                                 f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')", params)
+        scalar = codec.scalar
+        return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
+                [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])
+
+    # -- blobs: .npy bytes in the blobs table
+    @staticmethod
+    def _check_name(name: str) -> str:
+        if not isinstance(name, str) or not _BLOB_NAME.match(name):
+            raise ValueError(f"bad blob name {name!r}")
+        return name
+
+    def put_blob(self, uid: int, name: str, array: np.ndarray) -> None:
+        import numpy as np
+
+        self._check_name(name)
+        buf = io.BytesIO()
+        np.save(buf, array, allow_pickle=False)
+        with self._tx() as c:  # readers see the whole tensor or none
+            c.execute("INSERT INTO blobs (uid, name, data) VALUES (%s, %s, %s) "
+                      "ON CONFLICT (uid, name) DO UPDATE SET data = EXCLUDED.data", (uid, name, buf.getvalue()))
+
+    def get_blob(self, uid: int, name: str) -> np.ndarray:
+        import numpy as np
+
+        self._check_name(name)
+        rows = self._query("SELECT data FROM blobs WHERE uid=%s AND name=%s", (uid, name))
+        if not rows:
+            raise FileNotFoundError(f"blob {name!r} of run {uid} is not in the store {self.url}")
+        return np.load(io.BytesIO(rows[0][0]), allow_pickle=False)
+
+    def delete_blobs(self, uid: int, names: list[str]) -> None:
+        if names:
+            with self._tx() as c:
+                self._delete_blobs(c, uid, names)
+
+    def _delete_blobs(self, c, uid: int, names: list[str]) -> None:
+        c.execute("DELETE FROM blobs WHERE uid=%s AND name = ANY(%s)",
+                  (uid, [self._check_name(n) for n in names]))
+
