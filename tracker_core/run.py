@@ -306,6 +306,12 @@ class Run:
                 self._defs_dirty = True
 
     # -- lifecycle
+    def flush(self) -> None:
+        """Write everything logged so far to the store now (the writer does it every
+        ``TRACKER_FLUSH_INTERVAL`` seconds anyway); raises if the store cannot be written."""
+        if not self._finished:
+            self._writer.flush()
+
     def finish(self, exit_code: int | None = None) -> None:
         """Commit the open row, flush everything to the store and close the run.
 

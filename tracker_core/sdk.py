@@ -30,7 +30,8 @@ _NOUNS = ("river", "forest", "meadow", "comet", "harbor", "summit", "breeze", "c
           "glade", "haze", "island", "lake", "moon", "ocean", "pine", "rain", "star", "wave", "valley")
 
 
-def _new_run_id() -> str:
+def new_run_id() -> str:
+    """A fresh run id (8 lowercase letters and digits), as ``init`` makes; adapters fix one early."""
     return "".join(random.SystemRandom().choices(string.ascii_lowercase + string.digits, k=8))
 
 
@@ -118,7 +119,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
             run = Run(st, existing, strict=strict, resumed=True, flush_interval=settings.flush_interval(),
                       config=config_values, system_metrics=system_metrics)
         else:
-            run_id = run_id or _new_run_id()
+            run_id = run_id or new_run_id()
             record = RunRecord(entity=entity, project=project, run_id=run_id, name=name or _new_name(run_id),
                                created_at=now, updated_at=now, heartbeat_at=now, notes=notes, tags=tags or [],
                                group=group, job_type=job_type, host=this_host(), pid=os.getpid(),
