@@ -23,9 +23,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tracker_core.integrations import lightning as tl  # noqa: E402
-
 import tracker_core as tc  # noqa: E402
+from tracker_core.integrations import lightning as tl  # noqa: E402
 
 from .conftest import PYTHON  # noqa: E402
 

@@ -47,6 +47,7 @@ class DisabledRun:
         pass
 
     def finish(self, *args: Any, **kwargs: Any) -> None:
+        self.finished = True
         from . import sdk
 
         sdk._forget(self)
