@@ -42,6 +42,7 @@ from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
 from .liveness import is_dead
 from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
 from .query import Compiler, FilterError
+from .run_queries import RunQueries, record_from_row
 from .sqlite_schema import (
     LEAF_COLS,
     RUN_COLS,
@@ -140,7 +141,7 @@ class _PgCompiler(Compiler):
         return super()._cond(col_num, col_text, col_json, sql_op, value, params)
 
 
-class PostgresStore(Store):
+class PostgresStore(RunQueries, Store):
     """PostgreSQL backend; thread-safe (a connection pool), any number of processes and hosts."""
 
     def __init__(self, url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> None:
@@ -192,6 +193,9 @@ class PostgresStore(Store):
         with self._pool.connection() as conn:
             return conn.execute(sql, args).fetchall()
 
+    def _fetch(self, sql: str, params: list) -> list:
+        return self._filtered(sql, params)
+
     def _filtered(self, sql: str, params: list) -> list:
         """A query built from user filters: NaN parameters as NULL (as SQLite binds them;
         PostgreSQL would order NaN above every number), PostgreSQL's regex errors as FilterError."""
@@ -236,16 +240,7 @@ class PostgresStore(Store):
             c.cursor().executemany("INSERT INTO run_tags (uid, tag, pos) VALUES (%s, %s, %s)", rows)
 
     def _records(self, rows: list) -> list[RunRecord]:
-        out = []
-        for row in rows:
-            (uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at,
-             runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata) = row
-            out.append(RunRecord(
-                entity=entity, project=project, run_id=run_id, name=name, state=state, created_at=created_at,
-                updated_at=updated_at, heartbeat_at=heartbeat_at, finished_at=finished_at, runtime=runtime,
-                last_step=last_step, last_log_at=last_log_at, notes=notes, group=group, job_type=job_type, host=host,
-                pid=pid, exit_code=exit_code, metadata=codec.loads(metadata) or {}, uid=uid,
-            ))
+        out = [record_from_row(row) for row in rows]
         if out:
             tags: dict[int, list] = {}
             for uid, tag in self._query("SELECT uid, tag FROM run_tags WHERE uid = ANY(%s) ORDER BY uid, pos",
@@ -273,29 +268,6 @@ class PostgresStore(Store):
                                (entity, project, run_id))
         recs = self._records(rows)
         return recs[0] if recs else None
-
-    def _select(self, entity: str | None, project: str, filters: Any) -> tuple[str, list]:
-        where, params = self._compiler.where(filters)
-        scope = "r.project = %s" + (" AND r.entity = %s" if entity is not None else "")
-        scope_params = [project] + ([entity] if entity is not None else [])
-        return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
-
-    def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
-                   limit: int | None = None, offset: int = 0) -> list[RunRecord]:
-        body, params = self._select(entity, project, filters)
-        order_sql, order_params = self._compiler.order_by(order)
-        cols = ", ".join("r." + c.strip() for c in RUN_COLS.split(","))
-        sql = f"SELECT {cols} {body} ORDER BY {order_sql}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        return self._records(self._filtered(sql, params + order_params))
-
-    def count_runs(self, entity: str | None, project: str, filters: Any = None) -> int:
-        body, params = self._select(entity, project, filters)
-        return self._filtered(f"SELECT COUNT(*) {body}", params)[0][0]
-
-    def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
-        return self.query_runs(entity, project)
 
     def update_run(self, uid: int, **fields: Any) -> None:
         with self._tx() as c:

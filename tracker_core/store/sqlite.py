@@ -32,10 +32,10 @@ from . import codec, history_codec, migrations
 from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
 from .liveness import is_dead
 from .query import Compiler
+from .run_queries import RUN_COLS, record_from_row
 from .sqlite_reads import SQLiteReads
 from .sqlite_schema import (
     LEAF_COLS,
-    RUN_COLS,
     RUN_FIELD_COLUMN,
     UPDATABLE,
     empty_leaf,
@@ -132,16 +132,7 @@ class SQLiteStore(SQLiteReads, Store):
         return uid
 
     def _records(self, rows: list) -> list[RunRecord]:
-        out = []
-        for row in rows:
-            (uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at,
-             runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata) = row
-            out.append(RunRecord(
-                entity=entity, project=project, run_id=run_id, name=name, state=state, created_at=created_at,
-                updated_at=updated_at, heartbeat_at=heartbeat_at, finished_at=finished_at, runtime=runtime,
-                last_step=last_step, last_log_at=last_log_at, notes=notes, group=group, job_type=job_type, host=host, pid=pid,
-                exit_code=exit_code, metadata=codec.loads(metadata) or {}, uid=uid,
-            ))
+        out = [record_from_row(row) for row in rows]
         if out:
             tags: dict[int, list] = {}
             marks = ",".join("?" * len(out))

@@ -9,39 +9,17 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from . import codec, history_codec
-from .base import RunRecord
-from .sqlite_schema import LEAF_COLS, RUN_COLS, leaf_record
+from .run_queries import RunQueries
+from .sqlite_schema import LEAF_COLS, leaf_record
 
 
-class SQLiteReads:
+class SQLiteReads(RunQueries):
     """Queries over runs, summaries, config and history (no writes but crash marking)."""
 
     _query: Any
-    _records: Any
-    _compiler: Any
 
-    def _select(self, entity: str | None, project: str, filters: Any) -> tuple[str, list]:
-        where, params = self._compiler.where(filters)
-        scope = "r.project = ?" + (" AND r.entity = ?" if entity is not None else "")
-        scope_params = [project] + ([entity] if entity is not None else [])
-        return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
-
-    def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
-                   limit: int | None = None, offset: int = 0) -> list[RunRecord]:
-        body, params = self._select(entity, project, filters)
-        order_sql, order_params = self._compiler.order_by(order)
-        cols = ", ".join("r." + c.strip() for c in RUN_COLS.split(","))
-        sql = f"SELECT {cols} {body} ORDER BY {order_sql}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        return self._records(self._query(sql, tuple(params + order_params)))
-
-    def count_runs(self, entity: str | None, project: str, filters: Any = None) -> int:
-        body, params = self._select(entity, project, filters)
-        return self._query(f"SELECT COUNT(*) {body}", tuple(params))[0][0]
-
-    def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
-        return self.query_runs(entity, project)
+    def _fetch(self, sql: str, params: list) -> list:
+        return self._query(sql, tuple(params))
 
     # -- one run's summary, definitions, config and history
     def load_leaves(self, uid: int) -> list[tuple[tuple, dict]]:

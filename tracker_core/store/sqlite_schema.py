@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import codec
+from .run_queries import RUN_COLS  # noqa: F401 - the shared column list, re-exported
 
 SCHEMA_VERSION = 1
 
@@ -60,10 +61,6 @@ CREATE TABLE IF NOT EXISTS history_values (
 ) WITHOUT ROWID;
 """
 
-RUN_COLS = (
-    "uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at, "
-    "runtime, last_step, last_log_at, notes, group_name, job_type, host, pid, exit_code, metadata"
-)
 LEAF_COLS = (
     "path, key, pos, has_last, last_json, last_num, last_step, has_override, override_json, blob, "
     "has_first, first_json, count, n_num, nan_count, sum_json, min_json, min_num, min_step, "

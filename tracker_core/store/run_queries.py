@@ -1,0 +1,60 @@
+"""What both SQL backends share to find runs: the row -> RunRecord mapping and the
+filtered, ordered run queries built by ``query.Compiler``.
+
+A backend mixes :class:`RunQueries` in and provides ``_compiler`` (with its placeholder),
+``_fetch(sql, params)`` and ``_records(rows)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import codec
+from .base import RunRecord
+
+# the runs columns in the order ``record_from_row`` reads them
+RUN_COLS = (
+    "uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at, "
+    "runtime, last_step, last_log_at, notes, group_name, job_type, host, pid, exit_code, metadata"
+)
+
+
+def record_from_row(row: tuple) -> RunRecord:
+    (uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at,
+     runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata) = row
+    return RunRecord(
+        entity=entity, project=project, run_id=run_id, name=name, state=state, created_at=created_at,
+        updated_at=updated_at, heartbeat_at=heartbeat_at, finished_at=finished_at, runtime=runtime,
+        last_step=last_step, last_log_at=last_log_at, notes=notes, group=group, job_type=job_type, host=host,
+        pid=pid, exit_code=exit_code, metadata=codec.loads(metadata) or {}, uid=uid,
+    )
+
+
+class RunQueries:
+    _compiler: Any
+    _fetch: Any
+    _records: Any
+
+    def _select(self, entity: str | None, project: str, filters: Any) -> tuple[str, list]:
+        where, params = self._compiler.where(filters)
+        ph = self._compiler.ph
+        scope = f"r.project = {ph}" + (f" AND r.entity = {ph}" if entity is not None else "")
+        scope_params = [project] + ([entity] if entity is not None else [])
+        return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
+
+    def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
+                   limit: int | None = None, offset: int = 0) -> list[RunRecord]:
+        body, params = self._select(entity, project, filters)
+        order_sql, order_params = self._compiler.order_by(order)
+        cols = ", ".join("r." + c.strip() for c in RUN_COLS.split(","))
+        sql = f"SELECT {cols} {body} ORDER BY {order_sql}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self._records(self._fetch(sql, params + order_params))
+
+    def count_runs(self, entity: str | None, project: str, filters: Any = None) -> int:
+        body, params = self._select(entity, project, filters)
+        return self._fetch(f"SELECT COUNT(*) {body}", params)[0][0]
+
+    def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
+        return self.query_runs(entity, project)
