@@ -880,3 +880,11 @@ def test_postgres_connection_errors_are_prompt_and_masked(backend, store_url):
         PostgresStore(wrong)
     assert time.monotonic() - t0 < 10
     assert "not-the-" not in str(info.value) and ":***@" in str(info.value)
+
+
+def test_list_projects_counts_runs_per_entity_and_project(store_url):
+    for entity, project in [("alice", "p1"), ("alice", "p1"), ("alice", "p2"), ("bob", "p1")]:
+        tc.init(project=project, entity=entity, store=store_url).finish()
+    store = open_store(store_url)
+    assert store.list_projects() == [("alice", "p1", 2), ("alice", "p2", 1), ("bob", "p1", 1)]
+    assert store.list_projects("bob") == [("bob", "p1", 1)]

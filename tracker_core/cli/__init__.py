@@ -3,6 +3,7 @@
     tracker runs PROJECT [--filter F] [--sort O] [--columns C] [--limit N] [--format table|csv|json]
     tracker show ENTITY/PROJECT/RUN_ID [--format text|json]
     tracker summary ENTITY/PROJECT/RUN_ID KEY=VALUE ... [--delete KEY]
+    tracker ui [--store URL] [--host 127.0.0.1] [--port 8765] [--allow-edits]
 
 Global option: ``--store URL`` (default ``$TRACKER_STORE``, else ``./tracker_runs``).
 Exit codes: 0 success, 1 runtime error (run or store not found), 2 usage error (bad
@@ -21,6 +22,7 @@ from ._common import RuntimeFailure, usage_error
 from ._runs import runs_command
 from ._show import show_command
 from ._summary import summary_command
+from ._ui import ui_command
 
 __all__ = ["cli", "main"]
 
@@ -73,6 +75,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
 cli.add_command(runs_command)
 cli.add_command(show_command)
 cli.add_command(summary_command)
+cli.add_command(ui_command)
 
 
 def main(argv: list[str] | None = None) -> None:

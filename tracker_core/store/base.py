@@ -92,6 +92,10 @@ class Store(ABC):
         """The runs of a project in creation order, crash-checked."""
 
     @abstractmethod
+    def list_projects(self, entity: str | None = None) -> list[tuple[str, str, int]]:
+        """``(entity, project, number of runs)`` for every project, sorted."""
+
+    @abstractmethod
     def update_run(self, uid: int, **fields: Any) -> None:
         """Change run-level columns (state, notes, tags, name, finished_at, ...)."""
 

@@ -58,3 +58,11 @@ class RunQueries:
 
     def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
         return self.query_runs(entity, project)
+
+    def list_projects(self, entity: str | None = None) -> list[tuple[str, str, int]]:
+        """``(entity, project, number of runs)`` for every project in the store."""
+        ph = self._compiler.ph
+        where, params = (f" WHERE entity = {ph}", [entity]) if entity is not None else ("", [])
+        rows = self._fetch(f"SELECT entity, project, COUNT(*) FROM runs{where} GROUP BY entity, project "
+                           "ORDER BY entity, project", params)
+        return [(e, p, int(n)) for e, p, n in rows]
