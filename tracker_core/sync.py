@@ -24,6 +24,7 @@ read, and copied as such).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from typing import Any
@@ -32,7 +33,6 @@ from . import settings
 from .metrics import MetricRegistry
 from .public_run import _flatten_row
 from .store import RUNNING, RunRecord, Store, WriteBatch, codec, open_store
-from .store.run_queries import RUN_COLS
 from .summary import SummaryState
 
 HISTORY_BATCH = 5000  # history rows per write transaction
@@ -75,32 +75,6 @@ class SyncReport:
                 f"{self.conflicts} conflict(s)")
 
 
-# -- store access that the Store interface may not (yet) offer ---------------------------------
-
-def list_all_runs(store: Store, project: str | None = None) -> list[RunRecord]:
-    """Every run of the store (of ``project`` if given) in creation order, crash-checked."""
-    lister = getattr(store, "list_all_runs", None)
-    if lister is not None:
-        return lister(project)
-    ph = store._compiler.ph  # type: ignore[attr-defined]  # both SQL backends share RunQueries
-    if project is None:
-        rows = store._fetch(f"SELECT {RUN_COLS} FROM runs ORDER BY uid", [])  # type: ignore[attr-defined]
-    else:
-        rows = store._fetch(f"SELECT {RUN_COLS} FROM runs WHERE project = {ph} ORDER BY uid",  # type: ignore[attr-defined]
-                            [project])
-    return store._records(rows)  # type: ignore[attr-defined]
-
-
-def read_system_samples(store: Store, uid: int) -> list[tuple[float, dict]]:
-    """Every system sample of a run, ``[(timestamp, sample)]`` in time order."""
-    reader = getattr(store, "read_system_samples", None)
-    if reader is not None:
-        return reader(uid)
-    ph = store._compiler.ph  # type: ignore[attr-defined]
-    rows = store._query(f"SELECT ts, data FROM system_samples WHERE uid = {ph} ORDER BY ts", (uid,))  # type: ignore[attr-defined]
-    return [(ts, codec.loads(data)) for ts, data in rows]
-
-
 # -- comparison --------------------------------------------------------------------------------
 
 def _fingerprint(store: Store, rec: RunRecord) -> str:
@@ -111,7 +85,7 @@ def _fingerprint(store: Store, rec: RunRecord) -> str:
     parts["leaves"] = [[list(p), r] for p, r in store.load_leaves(uid)]
     parts["config"] = store.load_config(uid)
     parts["metric_defs"] = store.load_metric_defs(uid)
-    parts["system_samples"] = read_system_samples(store, uid)
+    parts["system_samples"] = store.read_system_samples(uid)
     return codec.dumps(parts)  # NaN-safe and type-exact (2 != 2.0)
 
 
@@ -172,13 +146,13 @@ def copy_run(src: Store, dst: Store, rec: RunRecord) -> int:
         if rows and n_src > len(rows):
             # the source has gaps in its row numbers (rows lost in a crash): keep the next
             # row's number, so a resumed run and the idempotence check agree on both sides
-            s, step, ts, flat = rows[-1]
+            _seq, step, ts, flat = rows[-1]
             rows[-1] = (n_src - 1, step, ts, flat)
         for i in range(0, len(rows), HISTORY_BATCH):
             dst.write_batch(WriteBatch(uid=uid, rows=rows[i:i + HISTORY_BATCH]))
         defs = src.load_metric_defs(suid)
         dst.write_batch(WriteBatch(uid=uid, config=src.load_config(suid), metric_defs=defs,
-                                   system_samples=read_system_samples(src, suid)))
+                                   system_samples=src.read_system_samples(suid)))
         leaves = src.load_leaves(suid)
         for _path, leaf in leaves:
             if leaf.get("blob"):
@@ -188,10 +162,9 @@ def copy_run(src: Store, dst: Store, rec: RunRecord) -> int:
         state = SummaryState.from_records(leaves, rec.last_step)
         dst.replace_summary(uid, leaves, {p: state.query_rows(p, registry) for p in state.leaves})
     except BaseException:
-        try:
+        with contextlib.suppress(Exception):  # the copy's own error is what matters
             dst.delete_run(uid)
-        finally:
-            raise
+        raise
     return uid
 
 
@@ -199,9 +172,9 @@ def _open_dst(url: str, dry_run: bool) -> Store | None:
     """The destination store; None for a SQLite one that does not exist in a dry run (so a
     dry run creates nothing)."""
     resolved = settings.resolve_store_url(url)
-    if dry_run and not resolved.startswith(("postgresql://", "postgres://")):
-        if not os.path.exists(settings.sqlite_path(resolved)):
-            return None
+    if (dry_run and not resolved.startswith(("postgresql://", "postgres://"))
+            and not os.path.exists(settings.sqlite_path(resolved))):
+        return None
     return open_store(url)
 
 
@@ -225,7 +198,7 @@ def sync(src_url: str, dst_url: str, project: str | None = None, dry_run: bool =
     src = open_store(src_url)
     dst = _open_dst(dst_url, dry_run)
     report = SyncReport(dry_run=dry_run)
-    for rec in list_all_runs(src, project):
+    for rec in src.list_all_runs(project):
         path = f"{rec.entity}/{rec.project}/{rec.run_id}"
         if rec.state == RUNNING:
             item = RunSync(path, "skipped", "running in the source; sync it when it has finished")

@@ -3,6 +3,7 @@
     tracker runs PROJECT [--filter F] [--sort O] [--columns C] [--limit N] [--format table|csv|json]
     tracker show ENTITY/PROJECT/RUN_ID [--format text|json]
     tracker summary ENTITY/PROJECT/RUN_ID KEY=VALUE ... [--delete KEY]
+    tracker sync SRC DST [--project P] [--dry-run]
     tracker ui [--store URL] [--host 127.0.0.1] [--port 8765] [--allow-edits]
 
 Global option: ``--store URL`` (default ``$TRACKER_STORE``, else ``./tracker_runs``).
@@ -22,6 +23,7 @@ from ._common import RuntimeFailure, usage_error
 from ._runs import runs_command
 from ._show import show_command
 from ._summary import summary_command
+from ._sync import sync_command
 from ._ui import ui_command
 
 __all__ = ["cli", "main"]
@@ -65,6 +67,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
     tracker runs mnist --filter 'summary_metrics.val/acc.best>0.9' --sort -summary_metrics.val/acc.best
     tracker show me/mnist/abc123
     tracker summary me/mnist/abc123 test/acc=0.93 --delete scratch
+    tracker sync ./tracker_runs postgresql://user@server/tracker
 
     Exit codes: 0 ok, 1 runtime error (store or run not found), 2 usage error
     (bad filter, sort or column, malformed argument). Errors go to stderr.
@@ -75,6 +78,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
 cli.add_command(runs_command)
 cli.add_command(show_command)
 cli.add_command(summary_command)
+cli.add_command(sync_command)
 cli.add_command(ui_command)
 
 

@@ -92,6 +92,11 @@ class Store(ABC):
         """The runs of a project in creation order, crash-checked."""
 
     @abstractmethod
+    def list_all_runs(self, project: str | None = None) -> list[RunRecord]:
+        """Every run of the store (of ``project`` if given, any entity) in creation order,
+        crash-checked (``tracker sync``)."""
+
+    @abstractmethod
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str, int]]:
         """``(entity, project, number of runs)`` for every project, sorted."""
 
@@ -166,6 +171,10 @@ class Store(ABC):
     @abstractmethod
     def last_system_sample(self, uid: int) -> dict:
         ...
+
+    @abstractmethod
+    def read_system_samples(self, uid: int) -> list[tuple[float, dict]]:
+        """Every system sample of a run, ``[(timestamp, sample)]`` in time order."""
 
     # -- blobs: full tensors behind stats-dict summaries
     @abstractmethod

@@ -59,6 +59,13 @@ class RunQueries:
     def list_runs(self, entity: str | None, project: str) -> list[RunRecord]:
         return self.query_runs(entity, project)
 
+    def list_all_runs(self, project: str | None = None) -> list[RunRecord]:
+        if project is None:
+            return self._records(self._fetch(f"SELECT {RUN_COLS} FROM runs ORDER BY uid", []))
+        ph = self._compiler.ph
+        return self._records(self._fetch(f"SELECT {RUN_COLS} FROM runs WHERE project = {ph} ORDER BY uid",
+                                         [project]))
+
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str, int]]:
         """``(entity, project, number of runs)`` for every project in the store."""
         ph = self._compiler.ph

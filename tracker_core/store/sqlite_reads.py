@@ -76,6 +76,10 @@ class SQLiteReads(RunQueries):
         rows = self._query("SELECT data FROM system_samples WHERE uid=? ORDER BY ts DESC LIMIT 1", (uid,))
         return codec.loads(rows[0][0]) if rows else {}
 
+    def read_system_samples(self, uid: int) -> list[tuple[float, dict]]:
+        rows = self._query("SELECT ts, data FROM system_samples WHERE uid=? ORDER BY ts, rowid", (uid,))
+        return [(ts, codec.loads(data)) for ts, data in rows]
+
     def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
         """Runs matching ``filters`` in ``order``, with their config and scalar summary values
         as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
