@@ -38,11 +38,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 from . import codec, history_codec, migrations
-from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
-from .liveness import is_dead
+from .base import RunExistsError, RunRecord, Store, WriteBatch
 from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
 from .query import Compiler, FilterError
-from .run_queries import RunQueries, record_from_row
+from .run_queries import RunQueries
 from .sqlite_schema import (
     LEAF_COLS,
     RUN_COLS,
@@ -239,25 +238,8 @@ class PostgresStore(RunQueries, Store):
         if rows:
             c.cursor().executemany("INSERT INTO run_tags (uid, tag, pos) VALUES (%s, %s, %s)", rows)
 
-    def _records(self, rows: list) -> list[RunRecord]:
-        out = [record_from_row(row) for row in rows]
-        if out:
-            tags: dict[int, list] = {}
-            for uid, tag in self._query("SELECT uid, tag FROM run_tags WHERE uid = ANY(%s) ORDER BY uid, pos",
-                                        ([r.uid for r in out],)):
-                tags.setdefault(uid, []).append(tag)
-            for r in out:
-                r.tags = tags.get(r.uid, [])
-        for r in out:
-            self._check_alive(r)
-        return out
-
-    def _check_alive(self, run: RunRecord) -> None:
-        """A run left ``running`` by a process that is gone is marked ``crashed``, for good."""
-        if run.state == RUNNING and is_dead(run.host, run.pid, run.heartbeat_at):
-            with self._tx() as c:
-                c.execute("UPDATE runs SET state=%s WHERE uid=%s AND state=%s", (CRASHED, run.uid, RUNNING))
-            run.state = CRASHED
+    def _tags_of(self, uids: list[int]) -> list[tuple[int, str]]:
+        return self._query("SELECT uid, tag FROM run_tags WHERE uid = ANY(%s) ORDER BY uid, pos", (uids,))
 
     def get_run(self, entity: str | None, project: str, run_id: str) -> RunRecord | None:
         if entity is None:

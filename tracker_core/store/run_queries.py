@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import codec
-from .base import RunRecord
+from .base import CRASHED, RUNNING, RunRecord
+from .liveness import is_dead
 
 # the runs columns in the order ``record_from_row`` reads them
 RUN_COLS = (
@@ -31,9 +32,35 @@ def record_from_row(row: tuple) -> RunRecord:
 
 
 class RunQueries:
+    """Mixed into a backend that provides ``_compiler``, ``_fetch(sql, params)``,
+    ``_tags_of(uids)`` and ``_tx()`` (a transaction whose ``execute`` takes the dialect's
+    placeholders)."""
+
     _compiler: Any
     _fetch: Any
-    _records: Any
+    _tags_of: Any
+    _tx: Any
+
+    def _records(self, rows: list) -> list[RunRecord]:
+        """Rows of ``RUN_COLS`` -> records with their tags, crash-checked."""
+        out = [record_from_row(row) for row in rows]
+        if out:
+            tags: dict[int, list] = {}
+            for uid, tag in self._tags_of([r.uid for r in out]):
+                tags.setdefault(uid, []).append(tag)
+            for r in out:
+                r.tags = tags.get(r.uid, [])
+        for r in out:
+            self._check_alive(r)
+        return out
+
+    def _check_alive(self, run: RunRecord) -> None:
+        """A run left ``running`` by a process that is gone is marked ``crashed``, for good."""
+        if run.state == RUNNING and is_dead(run.host, run.pid, run.heartbeat_at):
+            ph = self._compiler.ph
+            with self._tx() as c:
+                c.execute(f"UPDATE runs SET state={ph} WHERE uid={ph} AND state={ph}", (CRASHED, run.uid, RUNNING))
+            run.state = CRASHED
 
     def _select(self, entity: str | None, project: str, filters: Any) -> tuple[str, list]:
         where, params = self._compiler.where(filters)

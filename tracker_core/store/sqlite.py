@@ -29,10 +29,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 from . import codec, history_codec, migrations
-from .base import CRASHED, RUNNING, RunExistsError, RunRecord, Store, WriteBatch
-from .liveness import is_dead
+from .base import RunExistsError, RunRecord, Store, WriteBatch
 from .query import Compiler
-from .run_queries import RUN_COLS, record_from_row
+from .run_queries import RUN_COLS
 from .sqlite_reads import SQLiteReads
 from .sqlite_schema import (
     LEAF_COLS,
@@ -131,26 +130,9 @@ class SQLiteStore(SQLiteReads, Store):
         run.uid = uid
         return uid
 
-    def _records(self, rows: list) -> list[RunRecord]:
-        out = [record_from_row(row) for row in rows]
-        if out:
-            tags: dict[int, list] = {}
-            marks = ",".join("?" * len(out))
-            for uid, tag in self._query(f"SELECT uid, tag FROM run_tags WHERE uid IN ({marks}) ORDER BY rowid",
-                                        tuple(r.uid for r in out)):
-                tags.setdefault(uid, []).append(tag)
-            for r in out:
-                r.tags = tags.get(r.uid, [])
-        for r in out:
-            self._check_alive(r)
-        return out
-
-    def _check_alive(self, run: RunRecord) -> None:
-        """A run left ``running`` by a process that is gone is marked ``crashed``, for good."""
-        if run.state == RUNNING and is_dead(run.host, run.pid, run.heartbeat_at):
-            with self._tx() as c:
-                c.execute("UPDATE runs SET state=? WHERE uid=? AND state=?", (CRASHED, run.uid, RUNNING))
-            run.state = CRASHED
+    def _tags_of(self, uids: list[int]) -> list[tuple[int, str]]:
+        marks = ",".join("?" * len(uids))
+        return self._query(f"SELECT uid, tag FROM run_tags WHERE uid IN ({marks}) ORDER BY rowid", tuple(uids))
 
     def get_run(self, entity: str | None, project: str, run_id: str) -> RunRecord | None:
         if entity is None:
