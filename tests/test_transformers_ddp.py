@@ -71,6 +71,13 @@ result = {
 }
 with open(os.path.join(out, f"rank{result['rank']}.json"), "w") as f:
     json.dump(result, f)
+import tracker_core as tc
+tc.finish()  # rank 0's run; a no-op on rank 1
+if torch.distributed.is_initialized():
+    # leaving gloo's threads to interpreter exit sometimes aborts a rank ("terminate called
+    # without an active exception"): close the group first, on every rank
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 '''
 
 
