@@ -78,6 +78,12 @@ if torch.distributed.is_initialized():
     # without an active exception"): close the group first, on every rank
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()
+# Skip interpreter teardown: on a loaded machine a rank sometimes aborted there inside
+# torch's C++ threads ("terminate called without an active exception"), after all of
+# the work above was done and written.
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
 '''
 
 
