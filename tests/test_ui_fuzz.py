@@ -34,7 +34,8 @@ def test_no_server_error_on_any_operation(tmp_path):
     for operation in operations:
 
         @given(case=operation.as_strategy(), existing=st.booleans())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)  # the same requests on every machine: CI is reproducible
         def check(case, existing):
             if existing and case.path_parameters:  # half of the run requests name the real run
                 case.path_parameters = {**case.path_parameters, "entity": "ent", "project": "fuzz", "run_id": "r1"}
