@@ -45,8 +45,6 @@ from .run_queries import RunQueries
 from .sqlite_schema import (
     LEAF_COLS,
     RUN_COLS,
-    RUN_FIELD_COLUMN,
-    UPDATABLE,
     empty_leaf,
     flatten_config,
     leaf_record,
@@ -256,21 +254,6 @@ class PostgresStore(RunQueries, Store):
             if self._lock_run(c, uid):
                 self._update_run(c, uid, fields)
 
-    def _update_run(self, c, uid: int, fields: dict) -> None:
-        fields = dict(fields)
-        tags = fields.pop("tags", None)
-        bad = set(fields) - UPDATABLE
-        if bad:
-            raise ValueError(f"cannot update run field(s) {sorted(bad)}; allowed: {sorted(UPDATABLE | {'tags'})}")
-        if "metadata" in fields:
-            fields["metadata"] = codec.dumps(fields["metadata"])
-        if fields:
-            cols = ", ".join(f"{RUN_FIELD_COLUMN.get(k, k)}=%s" for k in fields)
-            c.execute(f"UPDATE runs SET {cols} WHERE uid=%s", (*fields.values(), uid))
-        if tags is not None:
-            c.execute("DELETE FROM run_tags WHERE uid=%s", (uid,))
-            self._write_tags(c, uid, tags)
-
     # -- write path
     def write_batch(self, b: WriteBatch) -> None:
         uid = b.uid
@@ -474,20 +457,6 @@ class PostgresStore(RunQueries, Store):
     def read_system_samples(self, uid: int) -> list[tuple[float, dict]]:
         rows = self._query("SELECT ts, data FROM system_samples WHERE uid=%s ORDER BY ts", (uid,))
         return [(ts, codec.loads(data)) for ts, data in rows]
-
-    def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
-        """Runs matching ``filters`` in ``order``, with their config and scalar summary values
-        as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
-        records = self.query_runs(entity, project, filters, order)
-        body, params = self._select(entity, project, filters)
-        sub = f"SELECT r.uid {body}"
-        config = self._filtered("SELECT uid, key, value_num, value_text, value_json FROM config "
-                                f"WHERE uid IN ({sub}) ORDER BY pos, sub", params)
-        summary = self._filtered("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
-                                 f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')", params)
-        scalar = codec.scalar
-        return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
-                [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])
 
     # -- blobs: .npy bytes in the blobs table
     @staticmethod

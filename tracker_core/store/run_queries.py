@@ -13,6 +13,13 @@ from . import codec
 from .base import CRASHED, RUNNING, RunRecord
 from .liveness import is_dead
 
+# run fields ``update_run`` may change, and the columns named differently from the field
+UPDATABLE = {
+    "name", "state", "updated_at", "heartbeat_at", "finished_at", "runtime", "last_step", "last_log_at", "notes",
+    "group", "job_type", "host", "pid", "exit_code", "metadata",
+}
+RUN_FIELD_COLUMN = {"group": "group_name"}
+
 # the runs columns in the order ``record_from_row`` reads them
 RUN_COLS = (
     "uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at, "
@@ -33,12 +40,13 @@ def record_from_row(row: tuple) -> RunRecord:
 
 class RunQueries:
     """Mixed into a backend that provides ``_compiler``, ``_fetch(sql, params)``,
-    ``_tags_of(uids)`` and ``_tx()`` (a transaction whose ``execute`` takes the dialect's
-    placeholders)."""
+    ``_tags_of(uids)``, ``_write_tags(c, uid, tags)`` and ``_tx()`` (a transaction whose
+    ``execute`` takes the dialect's placeholders)."""
 
     _compiler: Any
     _fetch: Any
     _tags_of: Any
+    _write_tags: Any
     _tx: Any
 
     def _records(self, rows: list) -> list[RunRecord]:
@@ -100,3 +108,34 @@ class RunQueries:
         rows = self._fetch(f"SELECT entity, project, COUNT(*) FROM runs{where} GROUP BY entity, project "
                            "ORDER BY entity, project", params)
         return [(e, p, int(n)) for e, p, n in rows]
+
+    def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
+        """Runs matching ``filters`` in ``order``, with their config and scalar summary values
+        as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
+        records = self.query_runs(entity, project, filters, order)
+        body, params = self._select(entity, project, filters)
+        sub = f"SELECT r.uid {body}"
+        config = self._fetch("SELECT uid, key, value_num, value_text, value_json FROM config "
+                             f"WHERE uid IN ({sub}) ORDER BY pos, sub", params)
+        summary = self._fetch("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
+                              f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')", params)
+        scalar = codec.scalar
+        return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
+                [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])
+
+    def _update_run(self, c: Any, uid: int, fields: dict) -> None:
+        """Change run columns and tags inside the caller's transaction ``c``."""
+        fields = dict(fields)
+        tags = fields.pop("tags", None)
+        bad = set(fields) - UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update run field(s) {sorted(bad)}; allowed: {sorted(UPDATABLE | {'tags'})}")
+        if "metadata" in fields:
+            fields["metadata"] = codec.dumps(fields["metadata"])
+        ph = self._compiler.ph
+        if fields:
+            cols = ", ".join(f"{RUN_FIELD_COLUMN.get(k, k)}={ph}" for k in fields)
+            c.execute(f"UPDATE runs SET {cols} WHERE uid={ph}", (*fields.values(), uid))
+        if tags is not None:
+            c.execute(f"DELETE FROM run_tags WHERE uid={ph}", (uid,))
+            self._write_tags(c, uid, tags)

@@ -35,8 +35,6 @@ from .run_queries import RUN_COLS
 from .sqlite_reads import SQLiteReads
 from .sqlite_schema import (
     LEAF_COLS,
-    RUN_FIELD_COLUMN,
-    UPDATABLE,
     empty_leaf,
     flatten_config,
     leaf_row,
@@ -126,9 +124,13 @@ class SQLiteStore(SQLiteReads, Store):
                  run.job_type, run.host, run.pid, run.exit_code, codec.dumps(run.metadata)),
             )
             uid = cur.lastrowid
-            c.executemany("INSERT INTO run_tags VALUES (?, ?)", [(uid, t) for t in dict.fromkeys(run.tags)])
+            self._write_tags(c, uid, run.tags)
         run.uid = uid
         return uid
+
+    @staticmethod
+    def _write_tags(c: sqlite3.Connection, uid: int, tags: list[str]) -> None:
+        c.executemany("INSERT INTO run_tags VALUES (?, ?)", [(uid, t) for t in dict.fromkeys(tags)])
 
     def _tags_of(self, uids: list[int]) -> list[tuple[int, str]]:
         marks = ",".join("?" * len(uids))
@@ -146,21 +148,6 @@ class SQLiteStore(SQLiteReads, Store):
     def update_run(self, uid: int, **fields: Any) -> None:
         with self._tx() as c:
             self._update_run(c, uid, fields)
-
-    def _update_run(self, c: sqlite3.Connection, uid: int, fields: dict) -> None:
-        fields = dict(fields)
-        tags = fields.pop("tags", None)
-        bad = set(fields) - UPDATABLE
-        if bad:
-            raise ValueError(f"cannot update run field(s) {sorted(bad)}; allowed: {sorted(UPDATABLE | {'tags'})}")
-        if "metadata" in fields:
-            fields["metadata"] = codec.dumps(fields["metadata"])
-        if fields:
-            cols = ", ".join(f"{RUN_FIELD_COLUMN.get(k, k)}=?" for k in fields)
-            c.execute(f"UPDATE runs SET {cols} WHERE uid=?", (*fields.values(), uid))
-        if tags is not None:
-            c.execute("DELETE FROM run_tags WHERE uid=?", (uid,))
-            c.executemany("INSERT INTO run_tags VALUES (?, ?)", [(uid, t) for t in dict.fromkeys(tags)])
 
     # -- write path
     def write_batch(self, b: WriteBatch) -> None:

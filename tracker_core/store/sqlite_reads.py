@@ -79,18 +79,3 @@ class SQLiteReads(RunQueries):
     def read_system_samples(self, uid: int) -> list[tuple[float, dict]]:
         rows = self._query("SELECT ts, data FROM system_samples WHERE uid=? ORDER BY ts, rowid", (uid,))
         return [(ts, codec.loads(data)) for ts, data in rows]
-
-    def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
-        """Runs matching ``filters`` in ``order``, with their config and scalar summary values
-        as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
-        records = self.query_runs(entity, project, filters, order)
-        body, params = self._select(entity, project, filters)
-        sub = f"SELECT r.uid {body}"
-        config = self._query("SELECT uid, key, value_num, value_text, value_json FROM config "
-                             f"WHERE uid IN ({sub}) ORDER BY pos, sub", tuple(params))
-        summary = self._query("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
-                              f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')",
-                              tuple(params))
-        scalar = codec.scalar
-        return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
-                [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])

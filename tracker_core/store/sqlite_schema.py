@@ -66,11 +66,6 @@ LEAF_COLS = (
     "has_first, first_json, count, n_num, nan_count, sum_json, min_json, min_num, min_step, "
     "max_json, max_num, max_step"
 )
-RUN_FIELD_COLUMN = {"group": "group_name"}
-UPDATABLE = {
-    "name", "state", "updated_at", "heartbeat_at", "finished_at", "runtime", "last_step", "last_log_at", "notes",
-    "group", "job_type", "host", "pid", "exit_code", "metadata",
-}
 
 
 def leaf_row(uid: int, path: tuple, r: dict) -> tuple:
