@@ -95,9 +95,9 @@ def how_value(d: dict | None, info: dict) -> str:
     return f"last ({_counts(d)})"
 
 
-def summary_rows(run, tree: dict) -> list[dict]:
-    """One row per shown summary value: ``{"key", "value", "how"}`` (aggregates one per op)."""
-    rows = []
+def summary_entries(run, tree: dict):
+    """``(key, value, op, details, info)`` per shown summary value, in order: an aggregate
+    leaf gives one entry per op (``"loss.min"``, op ``"min"``), any other leaf one with op None."""
     for path, value in _walk(tree):
         key = ".".join(path)
         try:
@@ -107,9 +107,15 @@ def summary_rows(run, tree: dict) -> list[dict]:
         info = _leaf_info(run, path)
         if isinstance(value, dict) and "_type" not in value and value and d is not None and not info.get("explicit"):
             for op, v in value.items():
-                rows.append({"key": f"{key}.{op}", "value": v, "how": how_op(op, d, info)})
+                yield f"{key}.{op}", v, op, d, info
         else:
-            rows.append({"key": key, "value": value, "how": how_value(d, info)})
+            yield key, value, None, d, info
+
+
+def summary_rows(run, tree: dict) -> list[dict]:
+    """One row per shown summary value: ``{"key", "value", "how"}`` (aggregates one per op)."""
+    rows = [{"key": key, "value": value, "how": how_op(op, d, info) if op else how_value(d, info)}
+            for key, value, op, d, info in summary_entries(run, tree)]
     for key, how in SPECIAL.items():
         if key in tree:
             value = tree[key]

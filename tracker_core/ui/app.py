@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from ..api import Api
 from ..cli._common import to_json
-from ..cli._show import SPECIAL, _flat, _leaf_info, _walk, how_op, how_value
+from ..cli._show import SPECIAL, _flat, how_op, how_value, summary_entries
 from ..errors import RunNotFoundError
 from ..public_run import PublicRun
 from ..store.query import FilterError
@@ -99,19 +99,12 @@ def _summary_rows(run: PublicRun) -> tuple[list[dict], list[dict]]:
     """Summary rows ``{key, value, how, step, text}`` (aggregates one per op) and tensor stats rows."""
     tree = run.summary_tree()
     rows, tensors = [], []
-    for path, value in _walk(tree):
-        key = ".".join(path)
-        try:
-            d = run.summary_details(path)
-        except KeyError:
-            d = None
-        info = _leaf_info(run, path)
-        if isinstance(value, dict) and "_type" not in value and value and d is not None and not info.get("explicit"):
-            for op, v in value.items():
-                entry = d.get(op) if isinstance(d.get(op), dict) else None
-                step = entry["step"] if entry else (info.get("last_step") if op == "last" else None)
-                rows.append({"key": f"{key}.{op}", "value": v, "how": op, "step": step,
-                             "count": d.get("count"), "nan_count": d.get("nan_count"), "text": how_op(op, d, info)})
+    for key, value, op, d, info in summary_entries(run, tree):
+        if op is not None:
+            entry = d.get(op) if isinstance(d.get(op), dict) else None
+            step = entry["step"] if entry else (info.get("last_step") if op == "last" else None)
+            rows.append({"key": key, "value": value, "how": op, "step": step,
+                         "count": d.get("count"), "nan_count": d.get("nan_count"), "text": how_op(op, d, info)})
         else:
             explicit = bool(info.get("explicit")) or (d is not None and not info and not d.get("count"))
             how = "set" if explicit or d is None else "last"
