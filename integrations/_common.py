@@ -126,3 +126,18 @@ def log_row_safely(run: Any, row: dict, warn: WarnOnce) -> None:
         except TypeError as exc:
             warn(f"value:{key}", f"metric {key!r} skipped: {exc}")
     run.log(clean)
+
+
+def update_config_safely(run: Any, values: dict, warn: WarnOnce, label: str = "config key") -> None:
+    """``run.config.update(values)``; if the core rejects it, each key alone, a rejected key
+    skipped with one warning (``"<label> 'k' skipped: ..."``) and the others kept."""
+    try:
+        run.config.update(values)
+        return
+    except (TypeError, ValueError):
+        pass
+    for key, value in values.items():
+        try:
+            run.config[key] = value
+        except (TypeError, ValueError) as exc:
+            warn(f"{label}:{key}", f"{label} {key!r} skipped: {exc}")

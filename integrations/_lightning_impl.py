@@ -30,6 +30,7 @@ from ._common import (
     never_raise,
     process_rank,
     sanitize_config,
+    update_config_safely,
 )
 
 STEP_KEY = "trainer/global_step"  # the framework step, logged as a metric (never the core step=)
@@ -450,15 +451,7 @@ class TrackerLoggerBase:
             self._warn("hparams:type", f"log_hyperparams expects a dict or Namespace, got {type(params).__name__}; "
                                        "stored under 'hparams'")
             clean = {"hparams": clean}
-        run = self._experiment_rank_zero()
-        try:
-            run.config.update(clean)
-        except (TypeError, ValueError):
-            for key, value in clean.items():
-                try:
-                    run.config[key] = value
-                except (TypeError, ValueError) as exc:
-                    self._warn(f"hparams:{key}", f"hyperparameter {key!r} skipped: {exc}")
+        update_config_safely(self._experiment_rank_zero(), clean, self._warn, "hyperparameter")
 
     @never_raise
     def log_graph(self, model: Any, input_array: Any = None) -> None:

@@ -70,7 +70,7 @@ from tracker_core import settings
 from tracker_core.errors import NoActiveRunError
 from tracker_core.store import RunExistsError
 
-from ._common import WarnOnce, log_row_safely, never_raise, sanitize_config
+from ._common import WarnOnce, log_row_safely, never_raise, sanitize_config, update_config_safely
 
 __all__ = ["REPORT_TO", "SINGLE_VALUE_KEYS", "STEP_METRIC", "TrackerCallback", "register", "rename_logs"]
 
@@ -305,14 +305,7 @@ class TrackerCallback(TrainerCallback, _ExportableState):
                 config["model/num_parameters"] = int(n)
             except Exception:  # noqa: BLE001, S110 - not a torch module: no count
                 pass
-        try:
-            run.config.update(config)
-        except (TypeError, ValueError):
-            for key, value in config.items():
-                try:
-                    run.config[key] = value
-                except (TypeError, ValueError) as exc:
-                    self._warn(f"config:{key}", f"config key {key!r} skipped: {exc}")
+        update_config_safely(run, config, self._warn)
 
     def _summary_set(self, run: Any, key: str, value: Any) -> None:
         try:
