@@ -89,6 +89,24 @@ def main():
         logger.finish()
 
 
+def _quiet_worker_exit():
+    # A ddp_spawn worker tears down the gloo process group during interpreter shutdown,
+    # where torch can abort ("terminate called without an active exception", SIGABRT)
+    # about one time in a few hundred on a loaded 2-core machine: a torch teardown race,
+    # not the logger (rank 1 holds no run). Destroy the group first, then leave at once;
+    # multiprocessing has already flushed the result queue by the time atexit runs.
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__mp_main__":  # imported again by each ddp_spawn worker
+    import atexit
+    atexit.register(_quiet_worker_exit)
+
 if __name__ == "__main__":
     main()
     sys.stdout.flush()
