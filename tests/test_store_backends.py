@@ -34,6 +34,8 @@ from tracker_core.store import RunExistsError, RunRecord, WriteBatch
 from tracker_core.store import migrations as mig
 from tracker_core.store.query import FilterError
 
+from .helpers_pg import forget_stores
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_ENV = "TRACKER_TEST_POSTGRES_URL"
 PYTHON = sys.executable
@@ -107,17 +109,6 @@ def open_store(url):
     from tracker_core import store as st
 
     return st.open_store(url)
-
-
-def forget_stores(url: str) -> None:
-    """Close and drop this process's cached stores for ``url`` (their pools included)."""
-    from tracker_core import store as st
-
-    with st._lock:
-        keys = [k for k in st._open if k[0] == url or getattr(st._open[k], "url", None) == url]
-        found = [st._open.pop(k) for k in keys]
-    for s in found:
-        s.close()
 
 
 def with_schema(base: str, schema: str) -> str:

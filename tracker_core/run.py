@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from . import metrics
+from . import metrics, settings
 from .config import Config
 from .errors import RunFinishedError
 from .monitor import RunMonitor
@@ -63,7 +63,8 @@ class Run:
         self._row: dict | None = None  # the pending (uncommitted) row
         self._row_seq = 0  # its sequence number, given when it was opened
         self._step = 0  # step of the pending / next row
-        self._finished = False
+        self._finished = False  # no more logging
+        self._closed = False  # finished and everything written
         self._final_fields: dict = {}
         self._last_heartbeat = 0.0
         self._start = time.time()
@@ -315,18 +316,24 @@ class Run:
     def finish(self, exit_code: int | None = None) -> None:
         """Commit the open row, flush everything to the store and close the run.
 
-        ``exit_code`` other than 0 marks the run ``failed``. Calling it twice is harmless."""
+        ``exit_code`` other than 0 marks the run ``failed``. Calling it twice is harmless;
+        after a finish that raised (the store unreachable for ``TRACKER_FINISH_TIMEOUT``
+        seconds) another call retries the write of what is still buffered."""
         with self._lock:
-            if self._finished:
+            if self._closed:
                 return
-            if self._row is not None:
-                self._commit_pending()
-                self._step += 1
-            self._finished = True
-            self._final_fields = {"state": FAILED if exit_code else FINISHED, "finished_at": time.time(),
-                                  "exit_code": exit_code or 0}
+            if not self._finished:
+                if self._row is not None:
+                    self._commit_pending()
+                    self._step += 1
+                self._finished = True
+                self._final_fields = {"state": FAILED if exit_code else FINISHED, "finished_at": time.time(),
+                                      "exit_code": exit_code or 0}
         self._monitor.close()
-        self._writer.close()
+        # If the store stays unreachable past the finish timeout this raises; the rows stay
+        # buffered and calling finish() again (or interpreter exit) retries them.
+        self._writer.close(timeout=settings.finish_timeout())
+        self._closed = True
         from . import sdk
 
         sdk._forget(self)

@@ -65,17 +65,39 @@ def sqlite_path(url: str) -> str:
     return os.path.abspath(os.path.join(url, DB_FILE))
 
 
-def flush_interval() -> float:
-    raw = env("TRACKER_FLUSH_INTERVAL")
+CONNECT_TIMEOUT = 30.0  # seconds a database server may take to answer before init() gives up
+FINISH_TIMEOUT = 60.0  # seconds finish() keeps retrying a store that fails before it raises
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = env(name)
     if raw is None:
-        return FLUSH_INTERVAL
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"TRACKER_FLUSH_INTERVAL must be a number of seconds, got {raw!r}") from None
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
     if not value > 0:
-        raise ValueError(f"TRACKER_FLUSH_INTERVAL must be > 0, got {raw!r}")
+        raise ValueError(f"{name} must be > 0, got {raw!r}")
     return value
+
+
+def flush_interval() -> float:
+    """``TRACKER_FLUSH_INTERVAL``: seconds between background flushes (default 0.5)."""
+    return _seconds("TRACKER_FLUSH_INTERVAL", FLUSH_INTERVAL)
+
+
+def connect_timeout() -> float:
+    """``TRACKER_CONNECT_TIMEOUT``: how long opening a PostgreSQL store (and getting a
+    connection later) may wait for the server before it fails with ``ConnectionError``
+    (default 30 s). A ``connect_timeout`` parameter in the store URL wins."""
+    return _seconds("TRACKER_CONNECT_TIMEOUT", CONNECT_TIMEOUT)
+
+
+def finish_timeout() -> float:
+    """``TRACKER_FINISH_TIMEOUT``: how long ``finish()`` retries writing the last rows to a
+    store that fails (a database restarting) before it raises (default 60 s)."""
+    return _seconds("TRACKER_FINISH_TIMEOUT", FINISH_TIMEOUT)
 
 
 def mode(value: str | None) -> str:

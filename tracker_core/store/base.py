@@ -189,5 +189,10 @@ class Store(ABC):
     def delete_blobs(self, uid: int, names: list[str]) -> None:
         ...
 
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a failed write may succeed if retried (a database restarting, a lock held
+        too long); ``finish()`` retries those for ``TRACKER_FINISH_TIMEOUT`` seconds."""
+        return False
+
     def close(self) -> None:
         """Release connections; the store may not be used afterwards."""

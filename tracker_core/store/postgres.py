@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 if TYPE_CHECKING:
     import numpy as np
 
+from .. import settings
 from . import codec, history_codec, migrations
 from .base import RunExistsError, RunRecord, Store, WriteBatch
 from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
@@ -51,7 +52,6 @@ from .sqlite_schema import (
 )
 
 POOL_MIN, POOL_MAX = 1, 8
-CONNECT_TIMEOUT = 30.0
 _LEAF_PHS = ",".join(["%s"] * 23)
 _BLOB_NAME = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -120,6 +120,21 @@ def pg_regex(pattern: str) -> str:
     return "".join(out)
 
 
+def _connect_timeout(psycopg, url: str) -> float:
+    """Seconds to wait for the server: the URL's ``connect_timeout`` if it has one, else
+    ``TRACKER_CONNECT_TIMEOUT`` (default 30)."""
+    try:
+        given = psycopg.conninfo.conninfo_to_dict(url).get("connect_timeout")
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"not a valid PostgreSQL URL {redact(url)!r}: {exc}") from None
+    if given is None:
+        return settings.connect_timeout()
+    try:
+        return max(2.0, float(given))
+    except ValueError:
+        raise ValueError(f"connect_timeout in the store URL must be a number of seconds, got {given!r}") from None
+
+
 class _PgCompiler(Compiler):
     """``query.Compiler`` with PostgreSQL's placeholder and ``~``; $regex patterns are checked
     with Python's ``re`` (a bad one is a FilterError, not a database error) and rewritten by
@@ -144,26 +159,34 @@ class PostgresStore(RunQueries, Store):
     def __init__(self, url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> None:
         psycopg, psycopg_pool = _import_psycopg()
         self._psycopg = psycopg
+        self._pool_timeout = psycopg_pool.PoolTimeout
         self._conninfo = url
         self.url = redact(url)
         self._compiler = _PgCompiler()
         self._closed = False
         self._close_lock = threading.Lock()
+        timeout = _connect_timeout(psycopg, url)
+        connect_kw: dict = {"autocommit": True}
+        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(url):
+            connect_kw["connect_timeout"] = max(2, math.ceil(timeout))  # libpq: whole seconds, at least 2
         # one direct connection first: a wrong password, database or host fails now, with
         # libpq's own message, not after the pool's retries time out
         try:
-            psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)).close()
+            psycopg.connect(url, **connect_kw).close()
         except psycopg.Error as exc:
-            raise ConnectionError(f"cannot connect to the store {self.url}: {exc}") from None
+            raise ConnectionError(f"cannot connect to the store {self.url} (waited at most {timeout:g} s): "
+                                  f"{exc}") from None
         extra = {}
         if hasattr(psycopg_pool.ConnectionPool, "check_connection"):  # psycopg_pool >= 3.2
             extra["check"] = psycopg_pool.ConnectionPool.check_connection  # a dropped connection is replaced
+        # ``timeout`` also bounds how long a flush waits for a connection while the server
+        # is down (the rows stay buffered and the next flush retries)
         self._pool = psycopg_pool.ConnectionPool(
-            url, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, timeout=CONNECT_TIMEOUT,
+            url, min_size=min_size, max_size=max_size, kwargs=connect_kw, timeout=timeout,
             name="tracker-core", open=False, **extra,
         )
         try:
-            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            self._pool.open(wait=True, timeout=timeout)
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
             raise ConnectionError(f"cannot connect to the store {self.url}: {exc}") from None
@@ -200,6 +223,10 @@ class PostgresStore(RunQueries, Store):
             return self._query(sql, _nan_to_null(params))
         except self._psycopg.errors.InvalidRegularExpression as exc:
             raise FilterError(f"$regex: PostgreSQL cannot run this pattern: {exc}") from None
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """A failure that a retry may cure: the server is down, restarting or unreachable."""
+        return isinstance(exc, (self._psycopg.OperationalError, self._pool_timeout, ConnectionError))
 
     def close(self) -> None:
         with self._close_lock:
@@ -263,10 +290,12 @@ class PostgresStore(RunQueries, Store):
             cur = c.cursor()
             if b.rows:
                 r, value_chunks = history_codec.pack_rows(b.rows)
-                c.execute("INSERT INTO history_rows VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                # ON CONFLICT: a flush retried after its COMMIT reached the server but the answer
+                # did not (a connection cut at that moment) must not fail forever on its own rows
+                c.execute("INSERT INTO history_rows VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
                           (uid, r["seq0"], r["max_seq"], r["n"], r["min_step"], r["max_step"], r["seqs"],
                            r["steps"], r["ts"]))
-                cur.executemany("INSERT INTO history_values VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                cur.executemany("INSERT INTO history_values VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
                                 [(uid, v["path"], v["seq0"], v["pos"], key_text(v["key"]), v["kind"], v["seqs"],
                                   v["vals"]) for v in value_chunks])
             if b.removed_leaves:

@@ -106,6 +106,10 @@ class SQLiteStore(SQLiteReads, Store):
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
 
+    def is_transient(self, exc: BaseException) -> bool:
+        """Locked / busy past the busy timeout (another process holding a long transaction)."""
+        return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

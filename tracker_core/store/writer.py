@@ -2,14 +2,15 @@
 
 ``log()`` appends to in-memory buffers; every ``interval`` seconds this thread drains
 them into one :class:`WriteBatch` and writes it in a single transaction. A failed write
-is put back and retried at the next flush (with one warning), so a full disk or a locked
-database never loses rows while the process lives; ``close()`` raises if the final
-flush still fails.
+is put back and retried at the next flush (with one warning), so a full disk, a locked
+database or a restarting server never loses rows while the process lives; ``close()``
+retries a transient failure for a while and raises if the final flush still fails.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from typing import Callable
 
@@ -67,10 +68,22 @@ class BackgroundWriter:
                                   stacklevel=2)
                 raise
 
-    def close(self) -> None:
-        """Stop the thread and flush everything synchronously (raises if that fails)."""
+    def close(self, timeout: float = 0.0) -> None:
+        """Stop the thread and flush everything synchronously. A transient failure (the
+        store says which: a database restarting) is retried with backoff for up to
+        ``timeout`` seconds; then, or at once for any other failure, it raises."""
         self._closing = True
         self._wake.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join()
-        self.flush()
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            try:
+                self.flush()
+                return
+            except Exception as exc:
+                if not self._store.is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
