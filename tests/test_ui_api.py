@@ -77,7 +77,14 @@ def test_projects(client):
 def strip_created(data):
     for r in data["runs"]:
         assert r.pop("created_at").endswith("Z")
+        assert isinstance(r.pop("runtime"), float)
     return data
+
+
+def column(key, order=None, default=True, kind=None):
+    kind = kind or key.split(".")[0]
+    return {"key": key, "kind": kind, "order": order or key.replace("summary.", "summary_metrics.", 1),
+            "default": default}
 
 
 def test_runs_table_sorted_exact(client, api):
@@ -86,18 +93,16 @@ def test_runs_table_sorted_exact(client, api):
         "total": 3, "offset": 0, "limit": 2,
         "runs": [
             {"id": "rb", "entity": "team", "project": "ui", "name": "beta", "state": "failed", "tags": [],
-             "group": None, "notes": "", "config": {"lr": 0.01, "opt": "sgd", "layers.n": 4},
+             "group": None, "notes": "", "job_type": None, "config": {"lr": 0.01, "opt": "sgd", "layers.n": 4},
              "summary": {"loss.min": 0.05, "_step": 2}},
             {"id": "ra", "entity": "team", "project": "ui", "name": "alpha", "state": "finished", "tags": ["base"],
-             "group": None, "notes": "first try", "config": {"lr": 0.1, "opt": "adam", "layers.n": 2},
+             "group": None, "notes": "first try", "job_type": None,
+             "config": {"lr": 0.1, "opt": "adam", "layers.n": 2},
              "summary": {"loss.min": 0.2, "val/acc.best": 0.9, "ratio": 0.123456789, "_step": 300}},
         ],
-        "columns": [{"key": "config.layers.n", "order": "config.layers.n"}, {"key": "config.lr", "order": "config.lr"},
-                    {"key": "config.opt", "order": "config.opt"},
-                    {"key": "summary._step", "order": "summary_metrics._step"},
-                    {"key": "summary.loss.min", "order": "summary_metrics.loss.min"},
-                    {"key": "summary.ratio", "order": "summary_metrics.ratio"},
-                    {"key": "summary.val/acc.best", "order": "summary_metrics.val/acc.best"}],
+        # the config and summary columns of this page's rows (the picker's list is /api/columns)
+        "columns": [column("config.layers.n"), column("config.lr"), column("config.opt"), column("summary._step"),
+                    column("summary.loss.min"), column("summary.ratio"), column("summary.val/acc.best")],
     }
     # the same order as the public Api, and page 2 holds the rest
     assert [r.id for r in api.runs("team/ui", order="summary_metrics.loss.min")] == ["rb", "ra", "rc"]

@@ -100,7 +100,7 @@ def test_table_sort_filter_and_overview(ui, api):
     assert page.url == base + "/team/ui"
     assert run_ids(page) == ["ra", "rb", "rc"]
     headers = page.eval_on_selector_all("#runs thead th", "ths => ths.map(t => t.dataset.key)")
-    assert headers[:4] == ["name", "state", "created_at", "tags"] and "summary.loss.min" in headers
+    assert headers[:6] == ["name", "state", "created_at", "runtime", "tags", "notes"] and "summary.loss.min" in headers
     assert page.text_content('#runs tr[data-id="rb"] .badge') == "failed"
 
     click_and_wait(page, 'th[data-key="summary.loss.min"]')  # ascending, missing values last

@@ -8,11 +8,11 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 pytest.importorskip("fastapi")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import tracker_core as tc  # noqa: E402
-from tracker_core.ui.app import create_app  # noqa: E402
+import tracker_core as tc
+from tracker_core.ui.app import create_app
 
 
 def _schema(tmp_path):
