@@ -16,6 +16,7 @@ import time
 import pytest
 
 import tracker_core as tc
+
 from .helpers_pg import PrivateCluster, forget_stores, pg_bin
 
 psycopg = pytest.importorskip("psycopg")

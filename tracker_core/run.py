@@ -23,6 +23,7 @@ from .errors import RunFinishedError
 from .monitor import RunMonitor
 from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch
 from .store.liveness import HEARTBEAT_INTERVAL
+from .store.shared_runs import SharedWrite, new_token
 from .store.writer import BackgroundWriter
 from .summary import SummaryState, Tree
 from .summary_view import SummaryView, leaves_of
@@ -44,7 +45,8 @@ class Run:
     """A live run. Made by :func:`tracker_core.init`; use as a context manager to finish it."""
 
     def __init__(self, store: Store, record: RunRecord, *, strict: bool, resumed: bool,
-                 flush_interval: float, config: dict | None = None, system_metrics: bool | None = None) -> None:
+                 flush_interval: float, config: dict | None = None, system_metrics: bool | None = None,
+                 writer: str | None = None) -> None:
         self._store = store
         self._record = record
         self._uid: int = record.uid  # type: ignore[assignment]
@@ -80,8 +82,15 @@ class Run:
         if config:
             self._config.update(config)
         self._summary = SummaryView(self)
+        # A shared run (several processes): the store merges rows and explicit summary writes
+        # (store/shared_runs.py); this process keeps the writes in order and retries a failed
+        # batch as it was, so that the store can recognise it.
+        self._shared_writer = writer
+        self._shared_ops: list = []
+        self._shared_retry: WriteBatch | None = None
         self._monitor = RunMonitor(record.metadata, system_metrics)
-        self._writer = BackgroundWriter(store, self._drain, self._requeue, flush_interval)
+        self._writer = BackgroundWriter(store, self._drain, self._requeue, flush_interval,
+                                        written=self._written if writer else None)
         self._writer.start()
 
     # -- identity
@@ -241,11 +250,15 @@ class Run:
         leaves = leaves_of(path, value, lambda name, arr: self._store.put_blob(self._uid, name, arr))
         with self._lock:
             self._state.replace(path, leaves)
+            if self._shared_writer:
+                self._shared_ops.append((self._seq, ("set", path, leaves)))
 
     def summary_delete(self, path: tuple) -> None:
         self._check_open("summary delete")
         with self._lock:
             self._state.delete(path)
+            if self._shared_writer:
+                self._shared_ops.append((self._seq, ("del", path)))
 
     def summary_details(self, path: tuple) -> dict:
         with self._lock:
@@ -273,6 +286,9 @@ class Run:
         return self._prior_runtime + (time.time() - self._start)
 
     def _drain(self) -> WriteBatch | None:
+        return self._drain_shared() if self._shared_writer else self._drain_plain()
+
+    def _drain_plain(self) -> WriteBatch | None:
         with self._lock:
             samples, metadata = self._monitor.take()
             changed, removed, blobs = self._state.take_changes()
@@ -298,7 +314,49 @@ class Run:
             self._last_heartbeat = now
         return batch
 
+    def _drain_shared(self) -> WriteBatch | None:
+        """A batch of a shared run: rows and explicit writes, no leaf records (the store
+        merges); a batch that failed goes again first, unchanged (same token)."""
+        with self._lock:
+            if self._shared_retry is not None:
+                batch, self._shared_retry = self._shared_retry, None
+                batch.shared.retried = True
+                return batch
+        batch = self._drain_plain()
+        if batch is None:
+            return None
+        with self._lock:
+            batch.leaves, batch.query_rows = [], {}
+            batch.removed_leaves = []  # deletions travel as ops, in order with the rows
+            batch.shared = SharedWrite(writer=self._shared_writer, token=new_token(), ops=self._shared_ops)
+            self._shared_ops = []
+            if self._final_fields:
+                batch.shared.finish = {k: self._final_fields[k] for k in ("state", "finished_at", "exit_code")}
+        return batch
+
+    def _written(self, batch: WriteBatch) -> None:
+        """After a shared batch was merged: this process's view of the summary takes the
+        merged leaves (other writers' values), except leaves it changed meanwhile."""
+        merged = batch.shared.merged
+        if merged is None:
+            return
+        with self._lock:
+            state = self._state
+            stored = {path for path, _ in merged}
+            for path in [p for p in state.leaves if p not in stored and p not in state.dirty]:
+                state.forget(path)
+            for path, rec in merged:
+                if path not in state.dirty:
+                    state.set_record(path, rec)
+            step = batch.run_fields.get("last_step")
+            if step is not None and (state.step is None or step > state.step):
+                state.step = step
+
     def _requeue(self, batch: WriteBatch) -> None:
+        if batch.shared is not None:
+            with self._lock:
+                self._shared_retry = batch
+            return
         with self._lock:
             self._rows[:0] = batch.rows
             self._state.put_back(batch.leaves, batch.removed_leaves, batch.dropped_blobs)

@@ -59,7 +59,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
          config: Any = None, tags: list[str] | None = None, notes: str | None = None, group: str | None = None,
          job_type: str | None = None, resume: bool | str | None = None, strict: bool = False,
          store: str | os.PathLike | None = None, mode: str | None = None,
-         system_metrics: bool | None = None) -> Run:
+         system_metrics: bool | None = None, shared: bool | None = None) -> Run:
     """Start a run (and make it the current one) in the embedded store.
 
     ``store``: a directory, ``sqlite:///`` or ``postgresql://`` URL (default ``TRACKER_STORE`` or
@@ -70,6 +70,11 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
     run whose every call is a no-op. ``system_metrics=False`` (or
     ``TRACKER_SYSTEM_METRICS=0``) turns off the CPU/RAM/GPU sampler. A run still open in
     this process is finished first.
+
+    ``shared=True`` (or ``TRACKER_SHARED=1``) with an ``id``: several processes write this
+    one run at once (multi-node training, workers of one sweep trial). The first creates
+    it, the others join, even while it runs; the store merges their rows into one history
+    and one summary (``store/shared_runs.py``); the run finishes when its last writer does.
     """
     if settings.mode(mode) == "disabled":
         from .disabled import DisabledRun
@@ -90,11 +95,20 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
     if run_id is not None:
         settings.check_run_id(run_id)
     config_values = plain_config(config)  # errors before anything is stored
+    shared = _shared_flag(shared)
+    if shared and run_id is None:
+        raise ValueError("init(shared=True) needs id=...: every process that writes the run must name the same id")
 
     with _lock:
         if _current is not None:
             _current.finish()
         st = open_store(store)
+        if shared:
+            fields = {k: v for k, v in (("name", name), ("notes", notes), ("group", group), ("job_type", job_type),
+                                        ("tags", tags)) if v is not None}
+            run = _join_shared(st, entity, project, run_id, resume_mode, fields, strict, config_values,
+                               system_metrics)
+            return _activate(run)
         now = time.time()
         existing = st.get_run(entity, project, run_id) if run_id is not None else None
         if existing is None and resume_mode == "must":
@@ -108,7 +122,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
                 raise RunExistsError(f"run {existing.entity}/{project}/{run_id} is still running "
                                      f"(pid {existing.pid} on {existing.host}); it cannot be resumed twice")
             fields: dict = {"state": RUNNING, "host": this_host(), "pid": os.getpid(), "heartbeat_at": now,
-                            "finished_at": None, "exit_code": None}
+                            "finished_at": None, "exit_code": None, "shared": False}
             for key, value in (("name", name), ("notes", notes), ("group", group), ("job_type", job_type)):
                 if value is not None:
                     fields[key] = value
@@ -128,6 +142,48 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
             run = Run(st, record, strict=strict, resumed=False, flush_interval=settings.flush_interval(),
                       config=config_values, system_metrics=system_metrics)
         return _activate(run)
+
+
+def _shared_flag(shared: Any) -> bool:
+    if shared is None:
+        raw = (settings.env("TRACKER_SHARED") or "0").lower()
+        if raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise ValueError(f"TRACKER_SHARED must be 0 or 1, got {raw!r}")
+        return raw in ("1", "true", "yes")
+    if not isinstance(shared, bool):
+        raise TypeError(f"init: shared must be True or False, got {shared!r}")
+    return shared
+
+
+def _join_shared(st, entity: str, project: str, run_id: str, resume_mode: str | None, fields: dict, strict: bool,
+                 config_values: dict | None, system_metrics: bool | None) -> Run:
+    """Create shared run ``run_id`` or join it as one more writer (any state)."""
+    writer = f"{this_host()}:{os.getpid()}:{new_run_id()}"
+    existing = st.get_run(entity, project, run_id)
+    if existing is None:
+        if resume_mode == "must":
+            raise RunNotFoundError(f"init(resume='must'): run {entity}/{project}/{run_id} is not in {st.url}")
+        now = time.time()
+        record = RunRecord(entity=entity, project=project, run_id=run_id, name=fields.get("name") or _new_name(run_id),
+                           created_at=now, updated_at=now, heartbeat_at=now, notes=fields.get("notes"),
+                           tags=list(fields.get("tags") or []), group=fields.get("group"),
+                           job_type=fields.get("job_type"), host=this_host(), pid=os.getpid(),
+                           metadata=metadata.collect(), shared=True)
+        try:
+            st.create_run(record)
+        except RunExistsError:  # another writer of the group created it first
+            record = st.get_run(entity, project, run_id)
+        uid = record.uid
+    else:
+        uid = existing.uid
+    joined = st.attach_writer(uid, writer, this_host(), os.getpid(), fields)
+    if joined is None:
+        raise RunNotFoundError(f"run {entity}/{project}/{run_id} was deleted while this process joined it")
+    record, first_step = joined
+    run = Run(st, record, strict=strict, resumed=True, flush_interval=settings.flush_interval(),
+              config=config_values, system_metrics=system_metrics, writer=writer)
+    run._step = first_step  # before any log(): the session's common base (shared_runs.attach_writer)
+    return run
 
 
 def _activate(run: Any) -> Any:

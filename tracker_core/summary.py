@@ -295,6 +295,23 @@ class SummaryState:
             raise KeyError(".".join(path))
         return st.details(registry.resolve(path))
 
+    # -- shared runs: the store's merged leaves replace this process's view
+    def set_record(self, path: Path, rec: dict) -> None:
+        """Take a stored leaf record as the state of ``path`` (its position here is kept);
+        not a change to store."""
+        st = self.leaves.get(path)
+        if st is None:
+            st = self._add(path)
+        for name in LeafState.FIELDS:
+            if name != "pos" and name in rec:
+                setattr(st, name, rec[name])
+        self.version += 1
+
+    def forget(self, path: Path) -> None:
+        """Drop a leaf the store removed; not a change to store."""
+        self._remove(path)
+        self.removed.discard(path)
+
     # -- persistence
     def touch_all(self) -> None:
         """Every leaf must be stored again (its rendering changed: new metric definitions)."""

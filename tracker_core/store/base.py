@@ -46,6 +46,7 @@ class RunRecord:
     pid: int | None = None
     exit_code: int | None = None
     metadata: dict = field(default_factory=dict)
+    shared: bool = False  # written by several processes at once (``init(shared=True)``)
     uid: int | None = None  # the backend's key, set once stored
 
 
@@ -63,10 +64,11 @@ class WriteBatch:
     run_fields: dict[str, Any] = field(default_factory=dict)  # state, last_step, heartbeat_at, ...
     dropped_blobs: list[str] = field(default_factory=list)
     system_samples: list[tuple[float, dict]] = field(default_factory=list)  # (timestamp, {metric: value})
+    shared: Any = None  # shared_runs.SharedWrite for a run several processes write; the store merges it
 
     def has_data(self) -> bool:
         return bool(self.rows or self.leaves or self.removed_leaves or self.config or self.metric_defs is not None
-                    or self.query_rows or self.system_samples)
+                    or self.query_rows or self.system_samples or (self.shared is not None and self.shared.ops))
 
 
 class RunExistsError(ValueError):
@@ -107,7 +109,14 @@ class Store(ABC):
     # -- the write path of a live run
     @abstractmethod
     def write_batch(self, batch: WriteBatch) -> None:
-        """Append history rows and apply leaf/config/definition changes in one transaction."""
+        """Append history rows and apply leaf/config/definition changes in one transaction
+        (a shared batch is merged first: ``shared_runs.py``)."""
+
+    @abstractmethod
+    def attach_writer(self, uid: int, writer: str, host: str, pid: int,
+                      fields: dict) -> tuple[RunRecord, int] | None:
+        """Join shared run ``uid`` as one more writer process: ``(record, first step)``
+        (``shared_runs.py``)."""
 
     # -- reads
     @abstractmethod

@@ -144,14 +144,16 @@ def sqlite_migrations() -> list[Migration]:
     from . import sqlite_schema
 
     stmts = tuple(s.strip() for s in sqlite_schema.SCHEMA.split(";") if s.strip())
-    return [Migration(1, stmts, "initial schema")]
+    return [Migration(1, stmts, "initial schema"),
+            Migration(2, sqlite_schema.SHARED_RUNS, "shared runs: runs.shared, run_writers, shared_batches")]
 
 
 def postgres_migrations() -> list[Migration]:
     """The PostgreSQL store's schema history (``postgres_schema.py``)."""
     from . import postgres_schema
 
-    return [Migration(1, postgres_schema.STATEMENTS, "initial schema")]
+    return [Migration(1, postgres_schema.STATEMENTS, "initial schema"),
+            Migration(2, postgres_schema.SHARED_RUNS, "shared runs: runs.shared, run_writers, shared_batches")]
 
 
 def migrations_for(dialect: str) -> list[Migration]:

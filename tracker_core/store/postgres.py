@@ -42,7 +42,8 @@ from . import codec, history_codec, migrations
 from .base import RunExistsError, RunRecord, Store, WriteBatch
 from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
 from .query import Compiler, FilterError
-from .run_queries import RunQueries
+from .run_queries import RunQueries, run_values
+from .shared_runs import SharedRunWrites
 from .sqlite_schema import (
     LEAF_COLS,
     RUN_COLS,
@@ -153,8 +154,10 @@ class _PgCompiler(Compiler):
         return super()._cond(col_num, col_text, col_json, sql_op, value, params)
 
 
-class PostgresStore(RunQueries, Store):
+class PostgresStore(RunQueries, SharedRunWrites, Store):
     """PostgreSQL backend; thread-safe (a connection pool), any number of processes and hosts."""
+
+    _LOCK = " FOR NO KEY UPDATE"  # shared_runs: lock the run's row
 
     def __init__(self, url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> None:
         psycopg, psycopg_pool = _import_psycopg()
@@ -244,11 +247,8 @@ class PostgresStore(RunQueries, Store):
     def create_run(self, run: RunRecord) -> int:
         with self._tx() as c:
             row = c.execute(
-                f"INSERT INTO runs ({RUN_COLS}) VALUES (DEFAULT,{','.join(['%s'] * 19)}) "
-                "ON CONFLICT (entity, project, run_id) DO NOTHING RETURNING uid",
-                (run.entity, run.project, run.run_id, run.name, run.state, run.created_at, run.updated_at,
-                 run.heartbeat_at, run.finished_at, run.runtime, run.last_step, run.last_log_at, run.notes, run.group,
-                 run.job_type, run.host, run.pid, run.exit_code, codec.dumps(run.metadata)),
+                f"INSERT INTO runs ({RUN_COLS}) VALUES (DEFAULT,{','.join(['%s'] * 20)}) "
+                "ON CONFLICT (entity, project, run_id) DO NOTHING RETURNING uid", run_values(run),
             ).fetchone()
             if row is None:
                 raise RunExistsError(f"run {run.entity}/{run.project}/{run.run_id} already exists")
@@ -287,6 +287,8 @@ class PostgresStore(RunQueries, Store):
         with self._tx() as c:
             if not self._lock_run(c, uid):
                 return  # the run was deleted meanwhile: nothing to write to
+            if b.shared is not None:
+                self._prepare_shared(c, b)
             cur = c.cursor()
             if b.rows:
                 r, value_chunks = history_codec.pack_rows(b.rows)

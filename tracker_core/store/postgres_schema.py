@@ -20,7 +20,7 @@ from typing import Any
 from . import codec
 from .sqlite_schema import leaf_row as _sqlite_leaf_row
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _T = 'TEXT COLLATE "C"'
 _RUN = "BIGINT NOT NULL REFERENCES runs (uid) ON DELETE CASCADE"
@@ -83,6 +83,15 @@ CREATE TABLE blobs (
 """
 
 STATEMENTS = tuple(s.strip() for s in SCHEMA.split(";") if s.strip())
+
+# Version 2: shared runs (see sqlite_schema.SHARED_RUNS).
+SHARED_RUNS = (
+    "ALTER TABLE runs ADD COLUMN shared BOOLEAN NOT NULL DEFAULT FALSE",
+    f"CREATE TABLE run_writers (uid {_RUN}, writer {_T} NOT NULL, host {_T}, pid BIGINT, "
+    "started_at DOUBLE PRECISION NOT NULL, heartbeat_at DOUBLE PRECISION, finished_at DOUBLE PRECISION, "
+    f"state {_T} NOT NULL, exit_code BIGINT, base_step BIGINT NOT NULL, PRIMARY KEY (uid, writer))",
+    f"CREATE TABLE shared_batches (uid {_RUN}, token {_T} NOT NULL, PRIMARY KEY (uid, token))",
+)
 
 # What a write of a leaf replaces (every column but the key).
 LEAF_UPDATE = (

@@ -16,26 +16,33 @@ from .liveness import is_dead
 # run fields ``update_run`` may change, and the columns named differently from the field
 UPDATABLE = {
     "name", "state", "updated_at", "heartbeat_at", "finished_at", "runtime", "last_step", "last_log_at", "notes",
-    "group", "job_type", "host", "pid", "exit_code", "metadata",
+    "group", "job_type", "host", "pid", "exit_code", "metadata", "shared",
 }
 RUN_FIELD_COLUMN = {"group": "group_name"}
 
 # the runs columns in the order ``record_from_row`` reads them
 RUN_COLS = (
     "uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at, "
-    "runtime, last_step, last_log_at, notes, group_name, job_type, host, pid, exit_code, metadata"
+    "runtime, last_step, last_log_at, notes, group_name, job_type, host, pid, exit_code, metadata, shared"
 )
 
 
 def record_from_row(row: tuple) -> RunRecord:
     (uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at,
-     runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata) = row
+     runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata, shared) = row
     return RunRecord(
         entity=entity, project=project, run_id=run_id, name=name, state=state, created_at=created_at,
         updated_at=updated_at, heartbeat_at=heartbeat_at, finished_at=finished_at, runtime=runtime,
         last_step=last_step, last_log_at=last_log_at, notes=notes, group=group, job_type=job_type, host=host,
-        pid=pid, exit_code=exit_code, metadata=codec.loads(metadata) or {}, uid=uid,
+        pid=pid, exit_code=exit_code, metadata=codec.loads(metadata) or {}, shared=bool(shared), uid=uid,
     )
+
+
+def run_values(run: RunRecord) -> tuple:
+    """The values of ``RUN_COLS`` but ``uid``, for an INSERT."""
+    return (run.entity, run.project, run.run_id, run.name, run.state, run.created_at, run.updated_at,
+            run.heartbeat_at, run.finished_at, run.runtime, run.last_step, run.last_log_at, run.notes, run.group,
+            run.job_type, run.host, run.pid, run.exit_code, codec.dumps(run.metadata), bool(run.shared))
 
 
 class RunQueries:
@@ -48,6 +55,7 @@ class RunQueries:
     _tags_of: Any
     _write_tags: Any
     _tx: Any
+    _check_shared_alive: Any
 
     def _records(self, rows: list) -> list[RunRecord]:
         """Rows of ``RUN_COLS`` -> records with their tags, crash-checked."""
@@ -64,7 +72,11 @@ class RunQueries:
 
     def _check_alive(self, run: RunRecord) -> None:
         """A run left ``running`` by a process that is gone is marked ``crashed``, for good."""
-        if run.state == RUNNING and is_dead(run.host, run.pid, run.heartbeat_at):
+        if run.state != RUNNING:
+            return
+        if run.shared:
+            self._check_shared_alive(run)  # shared_runs.SharedRunWrites: one verdict per writer
+        elif is_dead(run.host, run.pid, run.heartbeat_at):
             ph = self._compiler.ph
             with self._tx() as c:
                 c.execute(f"UPDATE runs SET state={ph} WHERE uid={ph} AND state={ph}", (CRASHED, run.uid, RUNNING))

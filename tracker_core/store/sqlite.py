@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 from . import codec, history_codec, migrations
 from .base import RunExistsError, RunRecord, Store, WriteBatch
 from .query import Compiler
-from .run_queries import RUN_COLS
+from .run_queries import RUN_COLS, run_values
+from .shared_runs import SharedRunWrites
 from .sqlite_reads import SQLiteReads
 from .sqlite_schema import (
     LEAF_COLS,
@@ -47,7 +48,7 @@ def _regexp(pattern: str, value: Any) -> bool:
     return isinstance(value, str) and re.search(pattern, value) is not None
 
 
-class SQLiteStore(SQLiteReads, Store):
+class SQLiteStore(SQLiteReads, SharedRunWrites, Store):
     """SQLite backend. Thread-safe (one connection behind a lock); many processes may
     write one database at once (WAL, busy timeout, short ``BEGIN IMMEDIATE`` transactions)."""
 
@@ -122,10 +123,7 @@ class SQLiteStore(SQLiteReads, Store):
             ).fetchone():
                 raise RunExistsError(f"run {run.entity}/{run.project}/{run.run_id} already exists")
             cur = c.execute(
-                f"INSERT INTO runs ({RUN_COLS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run.entity, run.project, run.run_id, run.name, run.state, run.created_at, run.updated_at,
-                 run.heartbeat_at, run.finished_at, run.runtime, run.last_step, run.last_log_at, run.notes, run.group,
-                 run.job_type, run.host, run.pid, run.exit_code, codec.dumps(run.metadata)),
+                f"INSERT INTO runs ({RUN_COLS}) VALUES (NULL,{','.join('?' * 20)})", run_values(run),
             )
             uid = cur.lastrowid
             self._write_tags(c, uid, run.tags)
@@ -157,6 +155,8 @@ class SQLiteStore(SQLiteReads, Store):
     def write_batch(self, b: WriteBatch) -> None:
         uid = b.uid
         with self._tx() as c:
+            if b.shared is not None:
+                self._prepare_shared(c, b)
             if b.rows:
                 rows_chunk, value_chunks = history_codec.pack_rows(b.rows)
                 r = rows_chunk
@@ -276,7 +276,7 @@ class SQLiteStore(SQLiteReads, Store):
     def delete_run(self, uid: int) -> None:
         with self._tx() as c:
             for table in ("runs", "run_tags", "config", "summary_leaves", "summary_values", "metric_defs",
-                          "history_rows", "history_values", "system_samples"):
+                          "history_rows", "history_values", "system_samples", "run_writers", "shared_batches"):
                 c.execute(f"DELETE FROM {table} WHERE uid=?", (uid,))
         shutil.rmtree(os.path.join(self.blob_dir, str(uid)), ignore_errors=True)
 

@@ -10,7 +10,18 @@ from typing import Any
 from . import codec
 from .run_queries import RUN_COLS  # noqa: F401 - the shared column list, re-exported
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Version 2: runs that several processes write at once (``init(shared=True)``): the flag,
+# one row per writer process (its liveness and how it ended), and the token of every
+# shared batch applied (a retried batch is recognised and not applied twice).
+SHARED_RUNS = (
+    "ALTER TABLE runs ADD COLUMN shared INTEGER NOT NULL DEFAULT 0",
+    "CREATE TABLE run_writers (uid INTEGER NOT NULL, writer TEXT NOT NULL, host TEXT, pid INTEGER, "
+    "started_at REAL NOT NULL, heartbeat_at REAL, finished_at REAL, state TEXT NOT NULL, exit_code INTEGER, "
+    "base_step INTEGER NOT NULL, PRIMARY KEY (uid, writer))",
+    "CREATE TABLE shared_batches (uid INTEGER NOT NULL, token TEXT NOT NULL, PRIMARY KEY (uid, token))",
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);

@@ -24,10 +24,12 @@ class BackgroundWriter:
         drain: Callable[[], WriteBatch | None],
         requeue: Callable[[WriteBatch], None],
         interval: float,
+        written: Callable[[WriteBatch], None] | None = None,
     ) -> None:
         self._store = store
         self._drain = drain
         self._requeue = requeue
+        self._written = written
         self._interval = interval
         self._wake = threading.Event()
         self._closing = False
@@ -53,20 +55,25 @@ class BackgroundWriter:
     def flush(self) -> None:
         """Write what is buffered now; on failure keep it for the next attempt and re-raise."""
         with self._flush_lock:
-            batch = self._drain()
-            if batch is None:
-                return
-            try:
-                self._store.write_batch(batch)
-                self.last_error = None
-            except BaseException as exc:
-                self._requeue(batch)
-                self.last_error = exc
-                if not self._warned:
-                    self._warned = True
-                    warnings.warn(f"tracker_core: writing to the store failed, will retry: {exc!r}", RuntimeWarning,
-                                  stacklevel=2)
-                raise
+            for _ in range(2):  # a shared run retries a failed batch as it was, then writes what is new
+                batch = self._drain()
+                if batch is None:
+                    return
+                try:
+                    self._store.write_batch(batch)
+                    self.last_error = None
+                except BaseException as exc:
+                    self._requeue(batch)
+                    self.last_error = exc
+                    if not self._warned:
+                        self._warned = True
+                        warnings.warn(f"tracker_core: writing to the store failed, will retry: {exc!r}",
+                                      RuntimeWarning, stacklevel=2)
+                    raise
+                if self._written is not None:
+                    self._written(batch)
+                if batch.shared is None or not batch.shared.retried:
+                    return
 
     def close(self, timeout: float = 0.0) -> None:
         """Stop the thread and flush everything synchronously. A transient failure (the
