@@ -16,6 +16,7 @@ from tracker_core.ui.app import create_app
 
 XSS_NAME = "<script>window.__xss=1</script>"
 XSS_NOTES = "<img src=x onerror=window.__xss=2>"
+XSS_KEY = "<svg onload=window.__xss=3>"  # a config key: a column name in the table, picker and CSV
 
 
 def make_runs():
@@ -29,14 +30,16 @@ def make_runs():
     ra.summary["ratio"] = 0.123456789
     ra.finish()
 
-    rb = tc.init(project="ui", entity="team", id="rb", name="beta", config={"lr": 0.01, "opt": "sgd", "layers": {"n": 4}})
+    rb = tc.init(project="ui", entity="team", id="rb", name="beta",
+                 config={"lr": 0.01, "opt": "sgd", "layers": {"n": 4}})
     rb.define_metric("loss", summary="min")
     for loss in (0.8, 0.05, 0.3):
         rb.log({"loss": loss})
     rb.finish(exit_code=1)
 
     rc = tc.init(project="ui", entity="team", id="rc", name=XSS_NAME, notes=XSS_NOTES, tags=[XSS_NAME],
-                 config={"lr": 0.5, "opt": XSS_NOTES, "layers": {"n": 1}})
+                 config={"lr": 0.5, "opt": XSS_NOTES, "layers": {"n": 1},
+                         XSS_KEY: XSS_NAME})
     rc.define_metric("loss", summary="max")
     for loss in (0.6, 0.7):
         rc.log({"loss": loss})

@@ -36,44 +36,56 @@ def browser():
 
 
 @pytest.fixture
-def ui(store_dir, browser):
-    """The UI server on a free 127.0.0.1 port (in a thread), and a fresh page that records
-    page errors and any request leaving the server (aborted)."""
+def start_ui(store_dir, browser):
+    """``start_ui(allow_edits=False)``: the UI server on a free 127.0.0.1 port (in a thread)
+    over the test store (``make_runs()``), and a fresh page that records page errors and any
+    request leaving the server (aborted). Returns ``(page, base_url)``."""
     make_runs()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(str(store_dir), trusted_hosts=["127.0.0.1"])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the UI server did not start"
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(5_000)
-    page.errors, page.outside = [], []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    started = []
 
-    def guard(route):
-        if route.request.url.startswith(base + "/"):
-            route.continue_()
-        else:
-            page.outside.append(route.request.url)
-            route.abort()
+    def start(allow_edits: bool = False):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        app = create_app(str(store_dir), allow_edits=allow_edits, trusted_hosts=["127.0.0.1"])
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the UI server did not start"
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(5_000)
+        page.errors, page.outside = [], []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
 
-    page.route("**/*", guard)
-    try:
-        yield page, base
-    finally:
+        def guard(route):
+            if route.request.url.startswith(base + "/"):
+                route.continue_()
+            else:
+                page.outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", guard)
+        started.append((context, server, thread, sock))
+        return page, base
+
+    yield start
+    for context, server, thread, sock in started:
         context.close()
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@pytest.fixture
+def ui(start_ui):
+    """A read-only UI server and a page: ``(page, base_url)``."""
+    return start_ui()
 
 
 def load(page, url=None):
@@ -100,7 +112,8 @@ def test_table_sort_filter_and_overview(ui, api):
     assert page.url == base + "/team/ui"
     assert run_ids(page) == ["ra", "rb", "rc"]
     headers = page.eval_on_selector_all("#runs thead th", "ths => ths.map(t => t.dataset.key)")
-    assert headers[:6] == ["name", "state", "created_at", "runtime", "tags", "notes"] and "summary.loss.min" in headers
+    assert headers[:6] == ["name", "state", "created_at", "runtime", "tags", "notes"]
+    assert "summary.loss.min" in headers
     assert page.text_content('#runs tr[data-id="rb"] .badge') == "failed"
 
     click_and_wait(page, 'th[data-key="summary.loss.min"]')  # ascending, missing values last
@@ -122,7 +135,8 @@ def test_table_sort_filter_and_overview(ui, api):
     load(page, base + "/team/ui?order=-summary_metrics.loss.min&limit=2")  # pagination
     assert run_ids(page) == ["ra", "rb"] and page.is_disabled("#prev")
     click_and_wait(page, "#next")
-    assert run_ids(page) == ["rc"] and page.is_disabled("#next") and "3–3 of 3 runs" in page.text_content("#runs-status")
+    assert run_ids(page) == ["rc"] and page.is_disabled("#next")
+    assert "3–3 of 3 runs" in page.text_content("#runs-status")
     click_and_wait(page, "#prev")
     assert run_ids(page) == ["ra", "rb"]
 

@@ -37,7 +37,8 @@ def projects(store: StoreDep, entity: Optional[str] = None) -> dict:
     return {"projects": [{"entity": e, "project": p, "runs": n} for e, p, n in store.list_projects(entity)]}
 
 
-@router.get("/api/runs", response_model=None, summary="One page of a project's runs table, filtered and sorted by the store")
+@router.get("/api/runs", response_model=None,
+            summary="One page of a project's runs table, filtered and sorted by the store")
 def runs(store: StoreDep, project: str, entity: Optional[str] = None,
          filters: Optional[str] = Query(None, description=FILTERS_DOC),
          order: Optional[str] = Query(None, description=ORDER_DOC),
@@ -64,7 +65,8 @@ def runs(store: StoreDep, project: str, entity: Optional[str] = None,
     return {"total": total, "offset": offset, "limit": limit, "runs": rows, "columns": columns}
 
 
-@router.get("/api/columns", response_model=None, summary="Every column of the runs matching a filter (for the column picker)")
+@router.get("/api/columns", response_model=None,
+            summary="Every column of the runs matching a filter (for the column picker)")
 def columns(store: StoreDep, cache: Annotated[KeyCache, Depends(key_cache)], project: str,
             entity: Optional[str] = None, filters: Optional[str] = Query(None, description=FILTERS_DOC)) -> dict:
     """The fixed run columns, then one per config key and per scalar summary value of ALL
@@ -75,7 +77,8 @@ def columns(store: StoreDep, cache: Annotated[KeyCache, Depends(key_cache)], pro
     return {"columns": catalog(cache, store, ent, proj, parsed)}
 
 
-@router.get("/api/runs/{entity}/{project}/{run_id}", response_model=None, summary="A run's overview: attributes, config, summary")
+@router.get("/api/runs/{entity}/{project}/{run_id}", response_model=None,
+            summary="A run's overview: attributes, config, summary")
 def run_overview(request: Request, store: StoreDep, entity: str, project: str, run_id: str) -> dict:
     """The run's attributes, config, summary rows (with rule and step), tensors; ``editable``
     says whether this server accepts edits (``tracker ui --allow-edits``)."""
