@@ -1,6 +1,6 @@
 """Read-side benchmark: 10,000 runs x 20 summary keys x 20 config keys.
 
-Measures, best of ``--repeat`` runs:
+Measures, best (and median, under ``medians``) of ``--repeat`` runs:
   * ``api.runs(project, filters=..., order=...).to_pandas()``: a filtered, ordered query
     into pandas (the issue's goal: under 1 s on a 2-core machine);
   * the same without a filter (all 10,000 runs into pandas);
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,13 +46,18 @@ def build(store: str, n_runs: int) -> float:
     return time.perf_counter() - t0
 
 
-def best_of(repeat: int, fn) -> tuple[float, object]:
-    best, result = float("inf"), None
+MEDIANS: dict = {}  # label -> median seconds, filled by best_of(..., label=...)
+
+
+def best_of(repeat: int, fn, label: str | None = None) -> tuple[float, object]:
+    times, result = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        times.append(time.perf_counter() - t0)
+    if label:
+        MEDIANS[label] = round(statistics.median(times), 4)
+    return min(times), result
 
 
 def main() -> None:
@@ -72,25 +78,29 @@ def main() -> None:
     import tracker_core as tc
 
     api = tc.Api(store=store)
-    t, df = best_of(args.repeat, lambda: api.runs(PROJECT, filters=FILTER, order=ORDER).to_pandas())
+    t, df = best_of(args.repeat, lambda: api.runs(PROJECT, filters=FILTER, order=ORDER).to_pandas(),
+                    "filtered_ordered_to_pandas_s")
     results["filtered_ordered_to_pandas_s"] = round(t, 4)
     results["filtered_rows"] = len(df)
     results["filtered_columns"] = len(df.columns)
-    t, df_all = best_of(args.repeat, lambda: api.runs(PROJECT).to_pandas())
+    t, df_all = best_of(args.repeat, lambda: api.runs(PROJECT).to_pandas(), "all_to_pandas_s")
     results["all_to_pandas_s"] = round(t, 4)
     results["all_rows"] = len(df_all)
-    t, n = best_of(args.repeat, lambda: len(api.runs(PROJECT, filters=FILTER)))
+    t, n = best_of(args.repeat, lambda: len(api.runs(PROJECT, filters=FILTER)), "filtered_count_s")
     results["filtered_count_s"] = round(t, 4)
-    t, _ = best_of(args.repeat, lambda: [r.summary.to_dict() for r in api.runs(PROJECT, order=ORDER)[:50]])
+    t, _ = best_of(args.repeat, lambda: [r.summary.to_dict() for r in api.runs(PROJECT, order=ORDER)[:50]],
+                   "first_page_50_with_summaries_s")
     results["first_page_50_with_summaries_s"] = round(t, 4)
 
     env = dict(os.environ, TRACKER_STORE=store)
     for fmt in ("csv", "table"):
         cmd = [sys.executable, "-m", "tracker_core.cli", "runs", PROJECT, "--filter", json.dumps(FILTER),
                "--sort", ORDER, "--format", fmt]
-        t, proc = best_of(args.repeat, lambda: subprocess.run(cmd, env=env, capture_output=True, text=True))
+        t, proc = best_of(args.repeat, lambda: subprocess.run(cmd, env=env, capture_output=True, text=True),
+                          f"cli_{fmt}_s")
         results[f"cli_{fmt}_s"] = round(t, 4) if proc.returncode == 0 else f"failed: {proc.stderr[-300:]}"
 
+    results["medians"] = dict(MEDIANS)
     for key, value in results.items():
         print(f"{key:36s} {value}")
     if args.json:

@@ -91,9 +91,8 @@ def time_training(steps: int, report_to: str, out: str) -> dict:
     """Wall and CPU seconds (this process, all threads) of ``trainer.train()``; when tracked,
     also the seconds spent inside the callback's hooks on the training thread (run creation
     included) and the CPU seconds of tracker_core's background threads."""
-    from tracker_core.integrations.transformers import TrackerCallback
-
     import tracker_core as tc
+    from tracker_core.integrations.transformers import TrackerCallback
 
     trainer = build(steps, report_to, out)
     in_hooks = [0.0]
@@ -111,9 +110,8 @@ def time_training(steps: int, report_to: str, out: str) -> dict:
 
 def time_hooks(n: int, out: str) -> dict:
     """Microseconds per hook call, on a live run (the hooks as the Trainer calls them)."""
-    from tracker_core.integrations.transformers import TrackerCallback
-
     import tracker_core as tc
+    from tracker_core.integrations.transformers import TrackerCallback
 
     trainer = build(10, "none", out)
     cb = TrackerCallback(project="bench-hf-hooks")
@@ -148,8 +146,9 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the results to this file")
     opts = parser.parse_args()
 
-    import tracker_core.integrations.transformers  # noqa: F401  registers report_to="tracker_core"
     import transformers
+
+    import tracker_core.integrations.transformers  # noqa: F401  registers report_to="tracker_core"
 
     transformers.logging.set_verbosity_error()
     with tempfile.TemporaryDirectory() as tmp:

@@ -217,3 +217,58 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- driver (called by run.py) ----------------------------------------------------------------
+
+def run(reps: int, steps: dict, workdir: str, log=print) -> dict:
+    """``reps`` repetitions of every installed tracker, one subprocess each, order rotated."""
+    import shutil
+    import tempfile
+
+    from harness import WorkerError, installed, isolated_env, rotated, run_worker, summarize
+
+    results: dict = {"trackers": {}, "steps": steps, "metrics": [k for k, _, _ in SPEC], "minmax": list(MINMAX)}
+    names = [n for n, (mod, _) in TRACKERS.items() if mod is None or installed(mod)]
+    for n, (mod, _) in TRACKERS.items():
+        if n not in names:
+            results["trackers"][n] = {"status": "not installed", "description": DESCRIPTION[n]}
+    raw: dict = {n: [] for n in names}
+    errors: dict = {}
+    for rep in range(reps):
+        for n in rotated(names, rep):
+            if n in errors:
+                continue
+            tmp = tempfile.mkdtemp(prefix=f"hot-{n}-", dir=workdir)
+            try:
+                r = run_worker("hot_path.py", ["--tracker", n, "--steps", str(steps[n]), "--dir", tmp],
+                               isolated_env(tmp), timeout=600)
+            except WorkerError as exc:
+                errors[n] = str(exc)
+                log(f"  hot path {n}: ERROR {str(exc)[-300:]}")
+                continue
+            raw[n].append(r)
+            log(f"  hot path rep {rep + 1}/{reps} {n:18s} {r['log_us']:9.2f} us/call  "
+                f"cpu {r['cpu_us_per_step']:9.2f} us/step  finish {r['finish_s'] * 1e3:8.1f} ms")
+            if not n.startswith("tracker-core"):  # keep tracker-core's stores: the smoke test reads them back
+                shutil.rmtree(tmp, ignore_errors=True)
+    for n in names:
+        if n in errors and not raw[n]:
+            results["trackers"][n] = {"status": "error", "error": errors[n][-2000:], "description": DESCRIPTION[n]}
+            continue
+        rs = raw[n]
+        entry = {"status": "ok", "description": DESCRIPTION[n], "steps": steps[n], "reps": len(rs)}
+        for key in ("log_us", "finish_s", "cpu_us_per_step", "init_s", "peak_rss_mb"):
+            entry[key] = summarize([r[key] for r in rs])
+        entry["teardown_s"] = summarize([r["teardown_s"] for r in rs if r.get("teardown_s") is not None])
+        entry["tree_cpu_s"] = summarize([r["tree"]["tree_cpu_s"] for r in rs])
+        entry["tree_wall_s"] = summarize([r["tree"]["tree_wall_s"] for r in rs])
+        entry["rss_mb"] = rs[-1]["rss_mb"]
+        for key in ("run_path", "store", "summary"):
+            if key in rs[-1]:
+                entry[key] = rs[-1][key]
+        if n in errors:
+            entry["error"] = errors[n][-2000:]
+        results["trackers"][n] = entry
+    results["trackers"] = {n: results["trackers"][n] for n in TRACKERS}  # the table's order
+    return results

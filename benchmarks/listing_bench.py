@@ -282,3 +282,50 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- driver (called by run.py) ----------------------------------------------------------------
+
+def run(reps: int, n_runs: int, workdir: str, log=print) -> dict:
+    import tempfile
+
+    from harness import WorkerError, installed, isolated_env, rotated, run_worker, summarize
+
+    results: dict = {"runs": n_runs, "trackers": {}}
+    names, dirs = [], {}
+    for n, mod in TRACKERS.items():
+        if not installed(mod) or (n != "tracker-core" and not installed("pandas")):
+            results["trackers"][n] = {"status": "not installed"}
+            continue
+        tmp = dirs[n] = tempfile.mkdtemp(prefix=f"list-{n}-", dir=workdir)
+        try:
+            b = run_worker("listing_bench.py", ["--tracker", n, "--mode", "build", "--runs", str(n_runs),
+                                                "--dir", tmp], isolated_env(tmp), timeout=600)
+        except WorkerError as exc:
+            results["trackers"][n] = {"status": "error", "error": str(exc)[-2000:]}
+            log(f"  listing {n}: build ERROR {str(exc)[-300:]}")
+            continue
+        results["trackers"][n] = {"build_s": b["build_s"]}
+        names.append(n)
+    raw: dict = {n: [] for n in names}
+    for rep in range(reps):
+        for n in rotated(names, rep):
+            try:
+                r = run_worker("listing_bench.py", ["--tracker", n, "--mode", "list", "--dir", dirs[n]],
+                               isolated_env(dirs[n]), timeout=300)
+            except WorkerError as exc:
+                results["trackers"][n].update(status="error", error=str(exc)[-2000:])
+                log(f"  listing {n}: ERROR {str(exc)[-300:]}")
+                continue
+            raw[n].append(r)
+            log(f"  listing rep {rep + 1}/{reps} {n:16s} first {r['cold_s'] * 1e3:8.1f} ms  "
+                f"warm {r['warm_s'] * 1e3:8.1f} ms  {r['rows']}x{r['columns']}")
+    for n in names:
+        if raw[n]:
+            results["trackers"][n].update(status="ok", reps=len(raw[n]), rows=raw[n][-1]["rows"],
+                                          columns=raw[n][-1]["columns"],
+                                          cold_s=summarize([r["cold_s"] for r in raw[n]]),
+                                          warm_s=summarize([r["warm_s"] for r in raw[n]]))
+    results["trackers"] = {n: results["trackers"][n] for n in TRACKERS}  # the table's order
+    results["dirs"] = dirs
+    return results

@@ -106,3 +106,47 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- driver (called by run.py) ----------------------------------------------------------------
+
+def run(reps: int, cases: list[str], workdir: str, log=print) -> dict:
+    import shutil
+    import tempfile
+
+    from harness import WorkerError, installed, isolated_env, rotated, run_worker, summarize
+
+    results: dict = {"cases": list(cases), "trackers": {}}
+    names = ["floor", "tracker-core"]
+    if not installed("torch"):
+        cases = [c for c in cases if not c.startswith("bf16")]
+        results["cases"] = list(cases)
+        results["note"] = "torch is not installed: the bfloat16 case is skipped"
+    raw: dict = {n: [] for n in names}
+    for rep in range(reps):
+        for n in rotated(names, rep):
+            tmp = tempfile.mkdtemp(prefix=f"tensors-{n}-", dir=workdir)
+            try:
+                r = run_worker("tensors_bench.py", ["--tracker", n, "--dir", tmp, "--cases", *cases],
+                               isolated_env(tmp), timeout=300)
+            except WorkerError as exc:
+                results["trackers"][n] = {"status": "error", "error": str(exc)[-2000:]}
+                log(f"  tensors {n}: ERROR {str(exc)[-300:]}")
+                continue
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raw[n].append(r)
+            log(f"  tensors rep {rep + 1}/{reps} {n:13s} " + "  ".join(
+                f"{c} {v['s'] * 1e3:.1f} ms {v['peak_over_tensor']:.2f}x" for c, v in r["cases"].items()))
+    for n in names:
+        if not raw[n]:
+            continue
+        per_case = {}
+        for c in cases:
+            vals = [r["cases"][c] for r in raw[n]]
+            per_case[c] = {"s": summarize([v["s"] for v in vals]),
+                           "peak_over_tensor": summarize([v["peak_over_tensor"] for v in vals]),
+                           "extra_peak_bytes": summarize([v["extra_peak_bytes"] for v in vals]),
+                           "tensor_bytes": vals[0]["tensor_bytes"], "median_value": vals[-1]["median_value"]}
+        results["trackers"][n] = {"status": "ok", "reps": len(raw[n]), "cases": per_case}
+    return results
