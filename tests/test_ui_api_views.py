@@ -225,6 +225,9 @@ def test_summary_text_edits_go_through_the_api(edit_client, api):
     rows = {r["key"]: r for r in res.json()["summary"]}
     assert rows["test/acc"]["how"] == "set" and rows["test/acc"]["editable"] is True
     assert rows["loss.min"]["editable"] is False and rows["loss.min"]["path"] == ["loss"]
+    # the edit box's text reads back exactly
+    assert [rows[k]["edit_text"] for k in ("test/acc", "opt", "quoted", "bad", "loss.min")] == [
+        "0.93", "adam", '"0.5"', "NaN", None]
     assert res.json()["editable"] is True
     for body, text in (({"summary_text": {"_step": "1"}}, "'_step' cannot be edited"),
                        ({"summary_text": {"": "1"}}, "'' cannot be edited"),

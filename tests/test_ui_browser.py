@@ -94,6 +94,18 @@ def load(page, url=None):
     page.wait_for_selector('body[data-ready="1"]', timeout=10_000)
 
 
+def wait_until(page, expression: str, timeout: float = 10.0):
+    """Poll a JS expression until it is truthy (``page.wait_for_function`` needs eval, which
+    the page's Content-Security-Policy forbids); returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for: {expression}"
+        time.sleep(0.05)
+
+
 def run_ids(page):
     return page.eval_on_selector_all("#runs tbody tr", "rows => rows.map(r => r.dataset.id)")
 

@@ -8,7 +8,7 @@ import os
 from urllib.parse import parse_qs, urlparse
 
 from .test_ui_api import XSS_KEY
-from .test_ui_browser import ARTIFACTS, browser, load, run_ids, start_ui, ui  # noqa: F401 - fixtures
+from .test_ui_browser import ARTIFACTS, browser, load, run_ids, start_ui, ui, wait_until  # noqa: F401 - fixtures
 
 HEADERS = "ths => ths.map(t => t.dataset.key)"
 
@@ -80,7 +80,7 @@ def test_picker_lists_all_columns_searches_hides_pins_and_keeps_the_view_in_the_
     assert page.eval_on_selector(first, "th => getComputedStyle(th).position") == "sticky"
     before = page.eval_on_selector_all(f"{first}, {other}", "ths => ths.map(t => t.getBoundingClientRect().left)")
     page.eval_on_selector(".table-wrap", "w => { w.scrollLeft = 300; }")
-    page.wait_for_function("document.querySelector('.table-wrap').scrollLeft > 0")
+    wait_until(page, "document.querySelector('.table-wrap').scrollLeft > 0")
     after = page.eval_on_selector_all(f"{first}, {other}", "ths => ths.map(t => t.getBoundingClientRect().left)")
     assert after[0] == before[0] and after[1] < before[1]
     page.eval_on_selector(".table-wrap", "w => { w.scrollLeft = 0; }")

@@ -3,11 +3,23 @@ each value was computed, tensor stats; and history series for the charts."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from ..cli._show import SPECIAL, _flat, _leaf_info, _walk, how_op, how_value
 from ..public_run import PublicRun
+
+
+def edit_text(value: Any) -> str:
+    """The text that ``tracker summary KEY=TEXT`` (and the UI's edit box) reads back as
+    ``value`` exactly: JSON, except a string that is not JSON by itself stays bare."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def summary_rows(run: PublicRun) -> tuple[list[dict], list[dict]]:
@@ -16,7 +28,8 @@ def summary_rows(run: PublicRun) -> tuple[list[dict], list[dict]]:
     A row is ``{key, path, value, how, step, count, nan_count, text, editable}``: one per
     aggregate (``loss.min``, how ``min``) or one per other leaf (how ``last`` or ``set``).
     ``path`` is the leaf's key path (``["val/acc"]``); ``editable`` marks the rows the UI
-    may set or delete as a whole top-level summary key (``run.summary[key] = value``).
+    may set or delete as a whole top-level summary key (``run.summary[key] = value``), and
+    ``edit_text`` is their value as text that reads back exactly (big ints, NaN, "0.5").
     """
     tree = run.summary_tree()
     rows, tensors = [], []
@@ -34,20 +47,20 @@ def summary_rows(run: PublicRun) -> tuple[list[dict], list[dict]]:
                 step = entry["step"] if entry else (info.get("last_step") if op == "last" else None)
                 rows.append({"key": f"{key}.{op}", "path": list(path), "value": v, "how": op, "step": step,
                              "count": d.get("count"), "nan_count": d.get("nan_count"),
-                             "text": how_op(op, d, info), "editable": False})
+                             "text": how_op(op, d, info), "editable": False, "edit_text": None})
             continue
         explicit = bool(info.get("explicit")) or (d is not None and not info and not d.get("count"))
         how = "set" if explicit or d is None else "last"
         rows.append({"key": key, "path": list(path), "value": value, "how": how,
                      "step": None if how == "set" else info.get("last_step"),
                      "count": d.get("count") if d else None, "nan_count": d.get("nan_count") if d else None,
-                     "text": how_value(d, info), "editable": top})
+                     "text": how_value(d, info), "editable": top, "edit_text": edit_text(value) if top else None})
         if isinstance(value, dict) and "_type" in value:
             tensors.append({"key": key, **value})
     for key, how in SPECIAL.items():
         if key in tree:
             rows.append({"key": key, "path": [key], "value": tree[key], "how": key, "step": None, "count": None,
-                         "nan_count": None, "text": how, "editable": False})
+                         "nan_count": None, "text": how, "editable": False, "edit_text": None})
     return rows, tensors
 
 

@@ -79,7 +79,7 @@ export function summaryActions(run, s, ctx) {
     const row = edit.closest("tr");
     const cell = row.querySelector("td.value");
     const input = el("input", { type: "text", class: "summary-input", "aria-label": `new value of ${key}`,
-      value: editText(s.value) });
+      value: s.edit_text ?? editText(s.value) });
     const status = el("span", { class: "error summary-error" });
     const commit = () => save(ctx, { summary_text: { [key]: input.value } }, status);
     const cancel = () => { ctx.busy = false; ctx.render(run); };

@@ -25,8 +25,11 @@ function configSection(run) {
 }
 
 function summarySection(run, ctx) {
-  const shown = (s) => (s.key === "_timestamp" && typeof s.value === "number" ? new Date(s.value * 1000).toISOString()
-    : fmt(s.value));
+  const shown = (s) => {
+    if (s.key === "_timestamp" && typeof s.value === "number") return new Date(s.value * 1000).toISOString();
+    if (Number.isInteger(s.value) && !Number.isSafeInteger(s.value) && s.edit_text) return s.edit_text; // exact digits
+    return fmt(s.value);
+  };
   const head = [el("th", {}, "key"), el("th", {}, "value"), el("th", {}, "how"), run.editable ? el("th", {}, "") : null];
   const rows = run.summary.map((s) => el("tr", { dataset: { key: s.key } }, el("td", { class: "key" }, s.key),
     el("td", { class: "value" }, shown(s)), el("td", { class: "how muted" }, s.text),
