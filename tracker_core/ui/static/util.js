@@ -104,7 +104,8 @@ export function refreshSeconds() {
 }
 
 // Call `fn` every `seconds` while it resolves true and the page is current; waits while the
-// tab is hidden and resumes when it is shown again. body[data-polls] counts the calls.
+// tab is hidden and resumes when it is shown again. body[data-polls] counts the calls,
+// body[data-polling] is "1" while one is in flight.
 export function poll(fn, seconds, gen) {
   if (!seconds) return;
   const tick = async () => {
@@ -114,8 +115,10 @@ export function poll(fn, seconds, gen) {
       return;
     }
     document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
+    document.body.dataset.polling = "1";
     let again = true;
     try { again = await fn(); } catch (_) { again = true; } // a failed refresh is retried
+    document.body.dataset.polling = "0";
     if (again && isCurrent(gen)) setTimeout(tick, seconds * 1000);
   };
   setTimeout(tick, seconds * 1000);
