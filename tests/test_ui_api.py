@@ -104,8 +104,8 @@ def test_runs_table_sorted_exact(client, api):
              "summary": {"loss.min": 0.2, "val/acc.best": 0.9, "ratio": 0.123456789, "_step": 300}},
         ],
         # the config and summary columns of this page's rows (the picker's list is /api/columns)
-        "columns": [column("config.layers.n"), column("config.lr"), column("config.opt"), column("summary._step"),
-                    column("summary.loss.min"), column("summary.ratio"), column("summary.val/acc.best")],
+        "columns": [column("config.layers.n"), column("config.lr"), column("config.opt"), column("summary.loss.min"),
+                    column("summary.ratio"), column("summary.val/acc.best"), column("summary._step")],
     }
     # the same order as the public Api, and page 2 holds the rest
     assert [r.id for r in api.runs("team/ui", order="summary_metrics.loss.min")] == ["rb", "ra", "rc"]

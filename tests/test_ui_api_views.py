@@ -115,6 +115,11 @@ def test_runs_page_sends_only_the_asked_columns(client):
     assert data["runs"][2]["summary"]["w"]["_type"] and data["runs"][2]["summary"]["w"]["size"] == 1000
     assert [c["key"] for c in data["columns"]] == ["config.lr", "summary.loss.min", "summary.w"]
     assert data["columns"][2]["order"] is None  # a tensor: sort by summary.w.mean instead
+    page = get(client, "/api/runs", project="team/ui", filters='{"id": "rc"}')["columns"]  # the page's columns
+    assert [c["key"] for c in page if c["default"]] == [f"config.{XSS_KEY}", "config.layers.n", "config.lr",
+                                                         "config.opt", "summary.html", "summary.loss.max", "summary.w",
+                                                         "summary._step"]
+    assert {"summary.w.mean": False, "summary.w": True}.items() <= {c["key"]: c["default"] for c in page}.items()
     bad = get(client, "/api/runs", status=400, project="team/ui", col=["bogus"])
     assert bad["detail"].startswith("unknown column 'bogus'")
     assert get(client, "/api/runs", status=400, project="team/ui", col=["config."])["detail"].startswith(

@@ -134,3 +134,23 @@ def test_picker_follows_the_filter_and_hides_matching(ui):
     act(page, lambda: page.click("#columns-show-all"))
     assert "config.lr" in headers(page)
     assert page.errors == [] and page.outside == []
+
+
+def test_rows_are_drawn_before_the_catalogue_arrives(ui):
+    """The page's rows do not wait for the columns of all matching runs (slow on a cold
+    cache at 10,000 runs); the table is redrawn with them when they come."""
+    page, base = ui
+    held = []
+    page.route("**/api/columns?*", lambda route: held.append(route))  # hold the catalogue request
+    page.goto(base + "/team/ui?limit=1")
+    wait_until(page, "document.querySelectorAll('#runs tbody tr').length === 1 || null")
+    assert run_ids(page) == ["ra"] and page.is_disabled("#columns-button")
+    first = headers(page)  # ra's own columns
+    assert "summary.loss.min" in first and "summary.loss.max" not in first and "summary.w" not in first
+    assert page.get_attribute("body", "data-ready") == "0"
+    assert len(held) == 1
+    held[0].continue_()
+    load(page)
+    assert {"summary.loss.max", "summary.w"} <= set(headers(page)) and not page.is_disabled("#columns-button")
+    assert headers(page) == [c["key"] for c in catalog(page, "/api/columns?project=team/ui") if c["default"]]
+    assert page.errors == [] and page.outside == []

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 from fastapi import APIRouter, Depends, Query, Request
 
 from ..store import Store
-from .columns import KeyCache, catalog, check_column, describe
+from .columns import FIXED, KeyCache, build_catalog, catalog, check_column, describe
 from .common import get_store, open_run, parse_filters, split_project
 from .overview import history_series, overview
 from .table import rows_for
@@ -48,20 +48,22 @@ def runs(store: StoreDep, project: str, entity: Optional[str] = None,
 
     Each row carries the run's attributes plus ``config`` / ``summary`` values: those of
     the ``col`` columns, or all of the run's when no ``col`` is given. ``columns``
-    describes the config and summary columns present (``{key, kind, order, default}``)."""
+    describes the config and summary columns sent (``{key, kind, order, default}``), in
+    the catalogue's order; the page draws them before ``/api/columns`` answers."""
     ent, proj = split_project(project, entity)
     parsed = parse_filters(filters)
     wanted = {check_column(c) for c in col} if col else None
     records = store.query_runs(ent, proj, parsed, order or None, limit=limit, offset=offset)
     total = store.count_runs(ent, proj, parsed)
     rows = rows_for(store, records, wanted)
+    typed = {k for r in rows for k, v in r["summary"].items() if isinstance(v, dict) and "_type" in v}
     if wanted is not None:
         keys = [c for c in dict.fromkeys(col or ()) if c.startswith(("config.", "summary."))]
-    else:
-        keys = sorted({"config." + k for r in rows for k in r["config"]}) + \
-            sorted({"summary." + k for r in rows for k in r["summary"]})
-    typed = {k for r in rows for k, v in r["summary"].items() if isinstance(v, dict) and "_type" in v}
-    columns = [describe(k, typed=k[len("summary."):] in typed and k.startswith("summary.")) for k in keys]
+        columns = [describe(k, typed=k.startswith("summary.") and k[len("summary."):] in typed) for k in keys]
+    else:  # the page's own columns, described as /api/columns would (until it answers)
+        config_keys = {k for r in rows for k in r["config"]}
+        summary_keys = {k for r in rows for k in r["summary"] if k not in typed}
+        columns = build_catalog(list(config_keys), list(summary_keys), False)[len(FIXED):]
     return {"total": total, "offset": offset, "limit": limit, "runs": rows, "columns": columns}
 
 

@@ -2,11 +2,16 @@
 // view; live refresh of running rows.
 import { columnPicker, readView, visibleKeys, writeView } from "./columns.js";
 import {
-  badge, duration, el, fmt, getJSON, isCurrent, poll, projectHref, refreshSeconds, runHref, setCrumbs, showError, valueCell,
+  badge, duration, el, fmt, getJSON, isCurrent, poll, projectHref, refreshSeconds, runHref, setCrumbs, showError,
+  valueCell,
 } from "./util.js";
 
 const FIXED_ORDER = { name: "name", state: "state", created_at: "created_at", runtime: "summary_metrics._runtime",
   tags: null, notes: "notes", group: "group", id: "id", job_type: "job_type", host: "host" };
+
+const FIXED_DEFAULT = new Set(["name", "state", "created_at", "runtime", "tags", "notes"]);
+const FIXED_COLUMNS = Object.entries(FIXED_ORDER).map(([key, order]) =>
+  ({ key, kind: "run", order, default: FIXED_DEFAULT.has(key) }));
 
 function orderOf(key) {
   if (key in FIXED_ORDER) return FIXED_ORDER[key];
@@ -98,49 +103,14 @@ export async function runsPage(entity, project, gen, route) {
   q.set("limit", state.limit);
   if (state.order) q.set("order", state.order);
   for (const c of state.view.col || []) q.append("col", c); // only the chosen columns travel
+  // The page's rows come first and are drawn at once (with the page's own columns); the
+  // catalogue of all matching runs' columns may take longer and redraws the table.
+  const rowsRequest = getJSON(`/api/runs?${q}`);
+  const catalogRequest = getJSON(`/api/columns?${scope}`);
+  catalogRequest.catch(() => {}); // reported below, once the rows are shown
   let data;
-  let catalog;
-  try {
-    [data, catalog] = await Promise.all([getJSON(`/api/runs?${q}`), getJSON(`/api/columns?${scope}`)]);
-  } catch (err) { if (isCurrent(gen)) showError(status, err); return; }
+  try { data = await rowsRequest; } catch (err) { if (isCurrent(gen)) showError(status, err); return; }
   if (!isCurrent(gen)) return; // a newer route took over
-  catalog = catalog.columns;
-
-  const known = new Map([...data.columns, ...catalog].map((c) => [c.key, c]));
-  const keys = visibleKeys(catalog, state.view);
-  const pinnedCount = keys.filter((k) => state.view.pin.includes(k)).length;
-
-  // the picker: a new view goes into the URL (a history entry), then the page renders it
-  const { toggle, panel } = columnPicker(catalog, state.view, keys, (visible, pinned, colq, push, reset) => {
-    const params = new URLSearchParams(location.search);
-    if (reset) writeView(params, catalog, catalog.filter((c) => c.default).map((c) => c.key), [], "");
-    else if (visible === null) { if (colq) params.set("colq", colq); else params.delete("colq"); }
-    else writeView(params, catalog, visible, pinned, colq);
-    history[push ? "pushState" : "replaceState"](null, "", `${base}${params.toString() ? "?" + params : ""}`);
-    if (push) route();
-  });
-  const csv = new URLSearchParams(scope);
-  if (state.order) csv.set("order", state.order);
-  for (const name of ["col", "hide", "pin"]) for (const v of state.params.getAll(name)) csv.append(name, v);
-  toolbar.append(toggle, el("a", { id: "csv-link", class: "button", href: `/api/runs.csv?${csv}`, download: "",
-    title: "all matching runs, these columns, this order" }, "Download CSV"));
-  toolbar.after(panel);
-
-  const current = state.order.replace(/^[+-]/, "");
-  const desc = state.order.startsWith("-");
-  const head = el("tr", {}, keys.map((key) => {
-    const order = known.has(key) ? known.get(key).order : orderOf(key);
-    const sorted = order && order === current;
-    const th = el("th", { class: [order ? "sortable" : "", sorted ? (desc ? "sorted-desc" : "sorted-asc") : ""]
-      .join(" ").trim() || null, dataset: { key }, title: order ? `sort by ${order}` : null }, key);
-    if (order) th.addEventListener("click", () => go({ order: sorted && !desc ? `-${order}` : order, offset: 0 }));
-    return th;
-  }));
-  const renderRow = (r) => el("tr", { dataset: { id: r.id, state: r.state } }, keys.map((k) => cellFor(k, r)));
-  const tbody = el("tbody", {}, data.runs.map(renderRow));
-  const table = el("table", { id: "runs" }, el("thead", {}, head), tbody);
-  wrap.append(table);
-  applyPins(table, pinnedCount);
 
   const last = Math.min(data.total, state.offset + data.runs.length);
   status.append(el("p", { class: "muted" }, data.total ? `${state.offset + 1}–${last} of ${data.total} runs`
@@ -150,6 +120,52 @@ export async function runsPage(entity, project, gen, route) {
       onclick: () => go({ offset: Math.max(0, state.offset - state.limit) }) }, "← Previous"),
     el("button", { type: "button", id: "next", disabled: last >= data.total ? "" : null,
       onclick: () => go({ offset: state.offset + state.limit }) }, "Next →"));
+  const csv = new URLSearchParams(scope);
+  if (state.order) csv.set("order", state.order);
+  for (const name of ["col", "hide", "pin"]) for (const v of state.params.getAll(name)) csv.append(name, v);
+  const pickerButton = el("button", { type: "button", id: "columns-button", disabled: "" }, "Columns…");
+  toolbar.append(pickerButton, el("a", { id: "csv-link", class: "button", href: `/api/runs.csv?${csv}`, download: "",
+    title: "all matching runs, these columns, this order" }, "Download CSV"));
+
+  const current = state.order.replace(/^[+-]/, "");
+  const desc = state.order.startsWith("-");
+  let keys = [];
+  let pinnedCount = 0;
+  const renderRow = (r) => el("tr", { dataset: { id: r.id, state: r.state } }, keys.map((k) => cellFor(k, r)));
+  const table = el("table", { id: "runs" });
+  wrap.append(table);
+  const draw = (catalog) => {
+    const known = new Map([...catalog, ...data.columns].map((c) => [c.key, c]));
+    keys = visibleKeys(catalog, state.view);
+    pinnedCount = keys.filter((k) => state.view.pin.includes(k)).length;
+    const head = el("tr", {}, keys.map((key) => {
+      const order = known.has(key) ? known.get(key).order : orderOf(key);
+      const sorted = order && order === current;
+      const th = el("th", { class: [order ? "sortable" : "", sorted ? (desc ? "sorted-desc" : "sorted-asc") : ""]
+        .join(" ").trim() || null, dataset: { key }, title: order ? `sort by ${order}` : null }, key);
+      if (order) th.addEventListener("click", () => go({ order: sorted && !desc ? `-${order}` : order, offset: 0 }));
+      return th;
+    }));
+    table.replaceChildren(el("thead", {}, head), el("tbody", {}, data.runs.map(renderRow)));
+    applyPins(table, pinnedCount);
+  };
+  draw([...FIXED_COLUMNS, ...data.columns]);
+
+  let catalog;
+  try { catalog = (await catalogRequest).columns; } catch (err) { if (isCurrent(gen)) showError(status, err); return; }
+  if (!isCurrent(gen)) return;
+  draw(catalog);
+  // the picker: a new view goes into the URL (a history entry), then the page renders it
+  const { toggle, panel } = columnPicker(catalog, state.view, keys, (visible, pinned, colq, push, reset) => {
+    const params = new URLSearchParams(location.search);
+    if (reset) writeView(params, catalog, catalog.filter((c) => c.default).map((c) => c.key), [], "");
+    else if (visible === null) { if (colq) params.set("colq", colq); else params.delete("colq"); }
+    else writeView(params, catalog, visible, pinned, colq);
+    history[push ? "pushState" : "replaceState"](null, "", `${base}${params.toString() ? "?" + params : ""}`);
+    if (push) route();
+  });
+  pickerButton.replaceWith(toggle);
+  toolbar.after(panel);
 
   // live refresh: only the running rows, in place, until none is running
   const running = new Set(data.runs.filter((r) => r.state === "running").map((r) => r.id));
@@ -161,7 +177,7 @@ export async function runsPage(entity, project, gen, route) {
     const seen = new Set();
     for (const r of fresh.runs) {
       seen.add(r.id);
-      const row = [...tbody.rows].find((tr) => tr.dataset.id === r.id);
+      const row = [...table.tBodies[0].rows].find((tr) => tr.dataset.id === r.id);
       if (row) row.replaceWith(renderRow(r));
       if (r.state !== "running") running.delete(r.id);
     }
