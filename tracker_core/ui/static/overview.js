@@ -48,9 +48,24 @@ function tensorsSection(run) {
       el("tbody", {}, run.tensors.map((t) => el("tr", {}, el("td", {}, t.key), keys.map((k) => el("td", {}, fmt(t[k]))))))));
 }
 
+// plotly.js (from the plotly Python package, served by the app) is loaded by the first run
+// page only: the runs table does not pay for its 4 MB.
+let plotly = null;
+function loadPlotly() {
+  if (!plotly) {
+    plotly = new Promise((resolve) => {
+      const script = el("script", { src: "/static/vendor/plotly.min.js" });
+      script.addEventListener("load", () => resolve(window.Plotly || null));
+      script.addEventListener("error", () => resolve(null));
+      document.head.append(script);
+    });
+  }
+  return plotly;
+}
+
 // Draw (or update in place) one chart per numeric history key; user strings never reach
 // Plotly (its titles accept markup): the key is the heading above each chart.
-function drawCharts(charts, hist) {
+function drawCharts(charts, hist, Plotly) {
   if (!hist.keys.length) {
     if (!charts.querySelector(".chart-box")) charts.replaceChildren(el("p", { class: "muted" }, "No history."));
     return;
@@ -67,12 +82,12 @@ function drawCharts(charts, hist) {
     }
     box.dataset.points = String(s.count);
     const plot = box.querySelector(".chart-plot");
-    if (!window.Plotly) {
+    if (!Plotly) {
       if (!plot.textContent) plot.append(el("p", { class: "muted" }, "plotly.js is not available (pip install 'tracker-core[ui]')."));
       continue;
     }
     plot.classList.add("chart");
-    window.Plotly.react(plot, [{ x: s.steps, y: s.values, type: "scatter",
+    Plotly.react(plot, [{ x: s.steps, y: s.values, type: "scatter",
       mode: s.steps.length <= 200 ? "lines+markers" : "lines", marker: { size: 4 }, connectgaps: false,
       hovertemplate: "step %{x}<br>%{y}<extra></extra>" }],
     { margin: { l: 50, r: 10, t: 10, b: 40 }, xaxis: { title: { text: "step" } }, showlegend: false },
@@ -104,14 +119,17 @@ export async function runPage(entity, project, runId, gen) {
   ctx.render(run);
   const charts = el("div", { class: "charts", id: "charts" });
   main.append(header, sections, el("h2", {}, "Charts"), charts);
-  try { drawCharts(charts, await getJSON(`${url}/history`)); } catch (err) { showError(charts, err); }
+  try {
+    const [hist, Plotly] = await Promise.all([getJSON(`${url}/history`), loadPlotly()]);
+    drawCharts(charts, hist, Plotly);
+  } catch (err) { showError(charts, err); }
 
   // live refresh while running; an edit in progress (ctx.busy) is never overwritten
   if (run.state !== "running") return;
   poll(async () => {
     const [fresh, hist] = await Promise.all([getJSON(url), getJSON(`${url}/history`)]);
     if (!ctx.busy && !header.contains(document.activeElement)) ctx.render(fresh);
-    drawCharts(charts, hist);
+    drawCharts(charts, hist, await loadPlotly());
     return fresh.state === "running";
   }, refreshSeconds(), gen);
 }

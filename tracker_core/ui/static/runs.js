@@ -104,13 +104,12 @@ export async function runsPage(entity, project, gen, route) {
   if (state.order) q.set("order", state.order);
   for (const c of state.view.col || []) q.append("col", c); // only the chosen columns travel
   // The page's rows come first and are drawn at once (with the page's own columns); the
-  // catalogue of all matching runs' columns may take longer and redraws the table.
-  const rowsRequest = getJSON(`/api/runs?${q}`);
-  const catalogRequest = getJSON(`/api/columns?${scope}`);
-  catalogRequest.catch(() => {}); // reported below, once the rows are shown
+  // catalogue of all matching runs' columns may take longer and redraws the table. It is
+  // asked for after the rows, which it would otherwise hold up (one store connection).
   let data;
-  try { data = await rowsRequest; } catch (err) { if (isCurrent(gen)) showError(status, err); return; }
+  try { data = await getJSON(`/api/runs?${q}`); } catch (err) { if (isCurrent(gen)) showError(status, err); return; }
   if (!isCurrent(gen)) return; // a newer route took over
+  const catalogRequest = getJSON(`/api/columns?${scope}`);
 
   const last = Math.min(data.total, state.offset + data.runs.length);
   status.append(el("p", { class: "muted" }, data.total ? `${state.offset + 1}–${last} of ${data.total} runs`
