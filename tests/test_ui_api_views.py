@@ -93,7 +93,7 @@ def test_column_keys_follow_new_runs_and_edits(client, api):
 
 
 def test_a_store_with_column_keys_answers_directly(client, monkeypatch):
-    store = client.app.state.api._store
+    store = client.app.state.store
     calls = []
 
     def column_keys(entity, project, filters):

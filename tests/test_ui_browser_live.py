@@ -104,3 +104,23 @@ def test_no_polling_without_running_runs_or_with_refresh_off(ui):
     assert page.evaluate(POLLS) == 0
     live.finish()
     assert page.errors == [] and page.outside == []
+
+
+def test_refresh_does_not_overwrite_an_edit_in_progress(start_ui, api):
+    page, base = start_ui(allow_edits=True)
+    live = tc.init(project="ui", entity="team", id="live4")
+    live.summary["note"] = "first"
+    log(live, loss=0.9)
+    load(page, base + "/team/ui/runs/live4?refresh=0.3")
+    page.click('#summary tr[data-key="note"] .summary-edit')
+    page.fill('#summary tr[data-key="note"] .summary-input', "typing…")
+    polls = page.evaluate(POLLS)
+    log(live, loss=0.1)
+    wait_until(page, f"{POLLS} >= {polls + 2} && document.body.dataset.polling !== '1'")
+    assert page.input_value('#summary tr[data-key="note"] .summary-input') == "typing…"
+    page.press('#summary tr[data-key="note"] .summary-input', "Enter")
+    wait_until(page, "document.getElementById('edit-status').textContent === 'Saved.'")
+    assert api.run("team/ui/live4").summary["note"] == "typing…"
+    wait_until(page, "document.querySelector('#summary tr[data-key=\"loss\"] .value').textContent === '0.1'")
+    live.finish()
+    assert page.errors == [] and page.outside == []

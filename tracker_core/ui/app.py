@@ -26,8 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..api import Api
 from ..errors import RunNotFoundError
+from ..store import open_store
 from ..store.query import FilterError
 from . import csv_export, edits, routes_runs
 from .columns import KeyCache
@@ -119,7 +119,7 @@ def create_app(store: Any = None, *, allow_edits: bool = False, trusted_hosts: l
     """
     app = FastAPI(title="tracker-core UI", version="1", default_response_class=SafeJSONResponse,
                   description="Read (and, with --allow-edits, edit) runs of a tracker-core store.")
-    app.state.api = Api(store)
+    app.state.store = open_store(store)
     app.state.allow_edits = allow_edits
     app.state.key_cache = KeyCache()
     if trusted_hosts:

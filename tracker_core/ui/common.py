@@ -1,7 +1,8 @@
 """What every UI router shares: the JSON response class, request parsing, run lookup.
 
-Routers reach the store through ``request.app.state.api`` (an :class:`~tracker_core.Api`),
-so they read through the same code as the public Api and the CLI.
+Routers reach the app's store (``request.app.state.store``, from ``open_store``, as the
+Api's) and read runs as :class:`~tracker_core.public_run.PublicRun`, the same code as the
+public Api and the CLI.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from ..api import Api
 from ..cli._common import to_json
 from ..errors import RunNotFoundError
 from ..public_run import PublicRun
@@ -30,14 +30,9 @@ class SafeJSONResponse(JSONResponse):
         return json.dumps(to_json(content), allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def get_api(request: Request) -> Api:
-    """The app's :class:`Api` (a FastAPI dependency)."""
-    return request.app.state.api
-
-
 def get_store(request: Request) -> Store:
     """The app's store (a FastAPI dependency); read-only use, except through ``PublicRun``."""
-    return request.app.state.api._store
+    return request.app.state.store
 
 
 def split_project(project: str, entity: str | None) -> tuple[str | None, str]:
@@ -68,10 +63,9 @@ def parse_filters(filters: str | None) -> Any:
         raise FilterError(f"filters is not valid JSON ({exc}): {filters[:200]!r}") from None
 
 
-def check_query(store: Store, entity: str | None, project: str, filters: Any, order: str | None) -> int:
-    """Validate ``filters`` and ``order`` against the store (FilterError -> 400) and count the matches."""
+def check_query(store: Store, entity: str | None, project: str, filters: Any, order: str | None) -> None:
+    """Validate ``filters`` and ``order`` by asking the store for one run (FilterError -> 400)."""
     store.query_runs(entity, project, filters, order or None, limit=1, offset=0)
-    return store.count_runs(entity, project, filters)
 
 
 def open_run(store: Store, entity: str, project: str, run_id: str) -> PublicRun:
