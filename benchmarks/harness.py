@@ -196,6 +196,10 @@ def version(dist: str) -> str | None:
 def isolated_env(tmp: str, extra: dict | None = None) -> dict:
     """An environment whose every tracker writes under ``tmp``, offline, quietly."""
     env = dict(os.environ)
+    # Bytecode caches as after any first import: without them every lazy import of an
+    # editable install (tracker-core) is compiled from source again, while the peers'
+    # site-packages came precompiled by pip. run.py byte-compiles the checkout first.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for var in list(env):  # a developer's own tracker settings must not leak in
         if var.startswith(("TRACKER_", "WANDB_", "MLFLOW_", "TRACKIO_")):
             del env[var]

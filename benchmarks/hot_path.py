@@ -252,6 +252,19 @@ def run(reps: int, steps: dict, workdir: str, log=print) -> dict:
                 f"cpu {r['cpu_us_per_step']:9.2f} us/step  finish {r['finish_s'] * 1e3:8.1f} ms")
             if not n.startswith("tracker-core"):  # keep tracker-core's stores: the smoke test reads them back
                 shutil.rmtree(tmp, ignore_errors=True)
+    # Cross-check of the in-process CPU figure: one run of each tracker with a single step;
+    # (median tree CPU of the timed runs - that) / (steps - 1) is the per-step CPU by difference.
+    baseline: dict = {}
+    for n in names:
+        if n in errors or not raw[n]:
+            continue
+        tmp = tempfile.mkdtemp(prefix=f"hot1-{n}-", dir=workdir)
+        try:
+            baseline[n] = run_worker("hot_path.py", ["--tracker", n, "--steps", "1", "--dir", tmp],
+                                     isolated_env(tmp), timeout=600)["tree"]["tree_cpu_s"]
+        except WorkerError as exc:
+            log(f"  hot path {n} (1 step): ERROR {str(exc)[-300:]}")
+        shutil.rmtree(tmp, ignore_errors=True)
     for n in names:
         if n in errors and not raw[n]:
             results["trackers"][n] = {"status": "error", "error": errors[n][-2000:], "description": DESCRIPTION[n]}
@@ -263,6 +276,10 @@ def run(reps: int, steps: dict, workdir: str, log=print) -> dict:
         entry["teardown_s"] = summarize([r["teardown_s"] for r in rs if r.get("teardown_s") is not None])
         entry["tree_cpu_s"] = summarize([r["tree"]["tree_cpu_s"] for r in rs])
         entry["tree_wall_s"] = summarize([r["tree"]["tree_wall_s"] for r in rs])
+        if n in baseline and steps[n] > 1:
+            entry["tree_cpu_1_step_s"] = baseline[n]
+            entry["cpu_us_per_step_by_difference"] = \
+                (entry["tree_cpu_s"]["median"] - baseline[n]) / (steps[n] - 1) * 1e6
         entry["rss_mb"] = rs[-1]["rss_mb"]
         for key in ("run_path", "store", "summary"):
             if key in rs[-1]:

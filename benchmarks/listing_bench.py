@@ -250,13 +250,13 @@ def _wandb_run_row(path: str, pb) -> dict:
     return row
 
 
-def list_worker(tracker: str, tmp: str) -> dict:
+def list_worker(tracker: str, tmp: str, calls: int = 3) -> dict:
     listing = lister(tracker, tmp)
     t0 = time.perf_counter()
     df = listing()
     cold = time.perf_counter() - t0
     warm = float("inf")
-    for _ in range(3):
+    for _ in range(calls):
         t0 = time.perf_counter()
         listing()
         warm = min(warm, time.perf_counter() - t0)
@@ -269,6 +269,7 @@ def main() -> None:
     ap.add_argument("--mode", choices=("build", "list"), required=True)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--dir", required=True)
+    ap.add_argument("--calls", type=int, default=3, help="warm listings after the first (more for a profile)")
     args = ap.parse_args()
     from harness import emit
 
@@ -277,7 +278,7 @@ def main() -> None:
         build(args.tracker, args.runs, args.dir)
         emit({"tracker": args.tracker, "build_s": time.perf_counter() - t0})
     else:
-        emit(list_worker(args.tracker, args.dir))
+        emit(list_worker(args.tracker, args.dir, args.calls))
 
 
 if __name__ == "__main__":
