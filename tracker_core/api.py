@@ -20,8 +20,8 @@ def _split_path(path: str, what: str) -> list[str]:
     if not isinstance(path, str):
         raise TypeError(f"{what}: path must be a str like 'entity/project', got {type(path).__name__}")
     parts = [p for p in path.strip("/").split("/") if p]
-    if len(parts) >= 2 and parts[-2] == "runs":  # the W&B URL form entity/project/runs/id
-        del parts[-2]
+    if len(parts) == 4 and parts[2] == "runs":  # the W&B URL form entity/project/runs/id
+        del parts[2]
     return parts
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import time
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import metrics
@@ -168,11 +169,12 @@ class PublicRun:
             if removed:
                 raise ValueError(f"config keys cannot be deleted: {sorted(removed)}")
         if fields:
-            self._store.update_run(self._uid, **fields)
+            self._store.update_run(self._uid, **fields, updated_at=time.time())
             for key, value in fields.items():
                 setattr(self._record, key, list(value) if key == "tags" else value)
         if changed_config:
-            self._store.write_batch(WriteBatch(uid=self._uid, config=changed_config))
+            self._store.write_batch(WriteBatch(uid=self._uid, config=changed_config,
+                                               run_fields={"updated_at": time.time()}))
             self._config_snapshot = copy.deepcopy(self._config)
         self._run_edits = {}
         self.summary_flush()
@@ -195,7 +197,8 @@ class PublicRun:
         state, registry = self._loaded()
         stored = registry.define(new, overwrite=overwrite)
         rows = {p: state.query_rows(p, registry) for p in state.leaves}
-        self._store.write_batch(WriteBatch(uid=self._uid, metric_defs=registry.records(), query_rows=rows))
+        self._store.write_batch(WriteBatch(uid=self._uid, metric_defs=registry.records(), query_rows=rows,
+                                           run_fields={"updated_at": time.time()}))
         return stored
 
     def recompute_summary(self) -> None:
@@ -218,6 +221,7 @@ class PublicRun:
         records = [(p, st.to_record()) for p, st in fresh.leaves.items()]
         rows = {p: fresh.query_rows(p, registry) for p in fresh.leaves}
         self._store.replace_summary(self._uid, records, rows)
+        self._store.update_run(self._uid, updated_at=time.time())
         self._state = None
 
     def __repr__(self) -> str:

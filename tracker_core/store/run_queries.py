@@ -135,6 +135,18 @@ class RunQueries:
         return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
                 [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])
 
+    def column_keys(self, entity: str | None, project: str, filters: Any = None) -> tuple[list[str], list[str]]:
+        """The dotted config keys and scalar summary keys that any run matching ``filters``
+        has (the UI's column catalogue): config keys in the order runs first set them,
+        summary keys sorted. Two ``DISTINCT`` queries, no values read."""
+        body, params = self._select(entity, project, filters)
+        sub = f"SELECT r.uid {body}"
+        config = self._fetch(f"SELECT key FROM config WHERE uid IN ({sub}) GROUP BY key "
+                             "ORDER BY MIN(pos), MIN(sub), key", params)
+        summary = self._fetch(f"SELECT DISTINCT key FROM summary_values WHERE uid IN ({sub}) "
+                              f"AND substr(value_json, 1, 1) NOT IN ('{{', '[') ORDER BY key", params)
+        return [k for (k,) in config], [k for (k,) in summary]
+
     def _update_run(self, c: Any, uid: int, fields: dict) -> None:
         """Change run columns and tags inside the caller's transaction ``c``."""
         fields = dict(fields)

@@ -135,8 +135,12 @@ class SQLiteStore(SQLiteReads, SharedRunWrites, Store):
         c.executemany("INSERT INTO run_tags VALUES (?, ?)", [(uid, t) for t in dict.fromkeys(tags)])
 
     def _tags_of(self, uids: list[int]) -> list[tuple[int, str]]:
-        marks = ",".join("?" * len(uids))
-        return self._query(f"SELECT uid, tag FROM run_tags WHERE uid IN ({marks}) ORDER BY rowid", tuple(uids))
+        out: list = []
+        for i in range(0, len(uids), 30000):  # stock SQLite builds allow 32,766 variables a statement
+            chunk = uids[i:i + 30000]
+            out += self._query(f"SELECT uid, tag FROM run_tags WHERE uid IN ({','.join('?' * len(chunk))}) "
+                               "ORDER BY rowid", tuple(chunk))
+        return out
 
     def get_run(self, entity: str | None, project: str, run_id: str) -> RunRecord | None:
         if entity is None:
