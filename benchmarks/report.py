@@ -50,10 +50,11 @@ def hot_table(hot: dict) -> str:
         rows.append([name, str(r["steps"]), _range(r, "log_us"), _ratio(_med(r, "log_us"), floor),
                      _range(r, "finish_s", 1e3), _range(r, "cpu_us_per_step"),
                      _ratio(_med(r, "cpu_us_per_step"), tc_cpu), _fmt(r.get("cpu_us_per_step_by_difference")),
-                     _fmt(_med(r, "tree_cpu_s"), " s", 2), _fmt(_med(r, "peak_rss_mb"), " MiB", 0)])
+                     _fmt(_med(r, "tree_cpu_s"), " s", 2),
+                     f"{r['rss_mb']['self']:.0f} + {r['rss_mb']['children']:.0f} MiB"])
     return table(["tracker", "steps", "log() us/call median [min-max]", "x floor-jsonl", "finish() ms",
                   "CPU us/step, whole tree", "CPU x tracker-core", "CPU us/step by difference", "tree CPU total",
-                  "peak RSS"], rows)
+                  "peak RSS python + largest child"], rows)
 
 
 def imports_table(imp: dict) -> str:
