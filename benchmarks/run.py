@@ -50,7 +50,7 @@ def machine() -> dict:
     info = {"nproc": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     try:
         info["nproc"] = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip())
-        info["free_g"] = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.strip()
+        info["free_g"] = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.rstrip()
     except (OSError, ValueError):
         pass
     try:
