@@ -47,6 +47,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):  # wait for the server
+            if server.poll() is not None:
+                sys.exit(f"the UI server exited with code {server.returncode} before answering")
             try:
                 urllib.request.urlopen(base + "/api/projects", timeout=1).read()
                 break

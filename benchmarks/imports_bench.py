@@ -51,8 +51,12 @@ def run(reps: int, env: dict, log=print) -> dict:
     names = [n for n, m in PACKAGES.items() if installed(m)]
     skipped = {n: "not installed" for n, m in PACKAGES.items() if not installed(m)}
     codes = {"(python -c pass)": "pass", **{n: f"import {PACKAGES[n]}" for n in names}}
-    for code in codes.values():  # warm-up
-        _time(code, env)
+    for name, code in list(codes.items()):  # warm-up; a package that is there but fails to import is skipped
+        try:
+            _time(code, env)
+        except subprocess.CalledProcessError:
+            del codes[name]
+            skipped[name] = "import fails"
     samples: dict[str, list[float]] = {k: [] for k in codes}
     for rep in range(reps):
         for name in rotated(list(codes), rep):
