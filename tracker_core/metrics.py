@@ -208,6 +208,12 @@ class MetricRegistry:
             self.defs[d.name] = d
         self._cache.clear()
 
+    @property
+    def has_step_metrics(self) -> bool:
+        """Whether any definition names a step metric: only then does ``log()`` look at
+        each row's keys for step-metric syncing."""
+        return any(d.step_metric for d in self.defs.values())
+
     def resolve(self, path: Path) -> Resolved:
         cached = self._cache.get(path)
         if cached is None:

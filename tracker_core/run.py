@@ -78,6 +78,7 @@ class Run:
             if record.last_step is not None:
                 self._step = record.last_step + 1
             self._seq = store.history_length(self._uid)
+        self._step_sync = self._registry.has_step_metrics  # rows need step-metric syncing
         self._config = Config(self._on_config_change, store.load_config(self._uid) if resumed else None)
         if config:
             self._config.update(config)
@@ -200,7 +201,7 @@ class Run:
 
     def _commit(self, row: dict, seq: int, step: int) -> None:
         state = self._state
-        if self._registry.defs:
+        if self._step_sync:
             self._sync_step_metrics(row)
         if state.step is None or step > state.step:
             state.step = step
@@ -236,6 +237,7 @@ class Run:
                                 summary=summary, objective=objective, goal=goal)
         with self._lock:
             stored = self._registry.define(new, overwrite=overwrite)
+            self._step_sync = self._registry.has_step_metrics
             self._defs_dirty = True
             self._state.touch_all()  # renderings (and their query rows) may have changed
         return stored
