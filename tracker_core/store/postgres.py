@@ -43,13 +43,13 @@ from .base import RunExistsError, RunRecord, Store, WriteBatch
 from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
 from .query import Compiler, FilterError
 from .run_queries import RunQueries, run_values
+from .run_reads import RunReads
 from .shared_runs import SharedRunWrites
 from .sqlite_schema import (
     LEAF_COLS,
     RUN_COLS,
     empty_leaf,
     flatten_config,
-    leaf_record,
 )
 
 POOL_MIN, POOL_MAX = 1, 8
@@ -154,7 +154,7 @@ class _PgCompiler(Compiler):
         return super()._cond(col_num, col_text, col_json, sql_op, value, params)
 
 
-class PostgresStore(RunQueries, SharedRunWrites, Store):
+class PostgresStore(RunQueries, RunReads, SharedRunWrites, Store):
     """PostgreSQL backend; thread-safe (a connection pool), any number of processes and hosts."""
 
     _LOCK = " FOR NO KEY UPDATE"  # shared_runs: lock the run's row
@@ -362,28 +362,7 @@ class PostgresStore(RunQueries, SharedRunWrites, Store):
             [(uid, codec.path_key(p), key_text(codec.dotted(p)), pos, i, codec.dumps(v), codec.number(v), text(v))
              for i, (p, v) in enumerate(leaves)])
 
-    # -- reads
-    def load_leaves(self, uid: int) -> list[tuple[tuple, dict]]:
-        rows = self._query(f"SELECT {LEAF_COLS} FROM summary_leaves WHERE uid=%s ORDER BY pos, path", (uid,))
-        return [leaf_record(r) for r in rows]
-
-    def load_metric_defs(self, uid: int) -> list[dict]:
-        rows = self._query("SELECT name, ops, objective, step_metric, step_sync, hidden FROM metric_defs "
-                           "WHERE uid=%s ORDER BY pos", (uid,))
-        return [{"name": n, "ops": None if o is None else ([] if o == "" else o.split(",")), "objective": obj,
-                 "step_metric": sm, "step_sync": ss, "hidden": h} for n, o, obj, sm, ss, h in rows]
-
-    def load_config(self, uid: int) -> dict:
-        out: dict = {}
-        for path, value in self._query("SELECT path, value_json FROM config WHERE uid=%s ORDER BY pos, sub",
-                                       (uid,)):
-            parts = codec.loads(path)
-            node = out
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = codec.loads(value)
-        return out
-
+    # -- reads (load_leaves, load_metric_defs, load_config, history_paths/_length: RunReads)
     def read_history(self, uid: int, min_step: int | None = None,
                      max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
         sql, args = "SELECT seqs, steps, ts FROM history_rows WHERE uid=%s", [uid]
@@ -406,18 +385,6 @@ class PostgresStore(RunQueries, SharedRunWrites, Store):
             value_chunks = conn.execute("SELECT kind, seqs, vals FROM history_values WHERE uid=%s AND path=%s",
                                         (uid, codec.path_key(path))).fetchall()
         return history_codec.unpack_key(rows_chunks, value_chunks)
-
-    def history_paths(self, uid: int) -> list[tuple]:
-        first: dict[str, tuple] = {}
-        for path, pos, head in self._query("SELECT path, pos, substr(seqs, 1, 8) FROM history_values WHERE uid=%s",
-                                           (uid,)):
-            order = (history_codec.first_seq(head), pos)
-            if path not in first or order < first[path]:
-                first[path] = order
-        return [tuple(codec.loads(p)) for p in sorted(first, key=first.__getitem__)]
-
-    def history_length(self, uid: int) -> int:
-        return self._query("SELECT COALESCE(MAX(max_seq) + 1, 0) FROM history_rows WHERE uid=%s", (uid,))[0][0]
 
     # -- Api edits
     def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:

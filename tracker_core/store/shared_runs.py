@@ -36,7 +36,8 @@ from ..summary import SummaryState
 from .base import CRASHED, FAILED, FINISHED, RUNNING, RunExistsError, RunRecord, WriteBatch
 from .liveness import is_dead
 from .run_queries import RUN_COLS
-from .sqlite_schema import LEAF_COLS, leaf_record
+from .run_reads import leaves_sql, metric_defs_from_rows, metric_defs_sql
+from .sqlite_schema import leaf_record
 
 # run fields a shared writer sends that are merged (maximum) rather than overwritten
 _MAX_FIELDS = ("last_step", "runtime", "last_log_at")
@@ -130,11 +131,11 @@ class SharedRunWrites:
             sh.merged = None
         else:
             if b.rows or sh.ops or b.metric_defs is not None:
-                leaves = [leaf_record(r) for r in c.execute(
-                    f"SELECT {LEAF_COLS} FROM summary_leaves WHERE uid={ph} ORDER BY pos", (uid,)).fetchall()]
+                leaves = [leaf_record(r) for r in c.execute(leaves_sql(ph), (uid,)).fetchall()]
                 next_seq = c.execute(f"SELECT COALESCE(MAX(max_seq) + 1, 0) FROM history_rows WHERE uid={ph}",
                                      (uid,)).fetchone()[0]
-                merge_batch(b, leaves, self._defs_in(c, uid), next_seq, last_step)
+                defs = metric_defs_from_rows(c.execute(metric_defs_sql(ph), (uid,)).fetchall())
+                merge_batch(b, leaves, defs, next_seq, last_step)
             c.execute(f"INSERT INTO shared_batches (uid, token) VALUES ({ph}, {ph})", (uid, sh.token))
         fields = dict(b.run_fields)
         for key, stored in zip(_MAX_FIELDS, (last_step, runtime, last_log_at)):
@@ -151,13 +152,6 @@ class SharedRunWrites:
                       f"WHERE uid={ph} AND writer={ph}",
                       (sh.finish["state"], sh.finish["finished_at"], sh.finish["exit_code"], uid, sh.writer))
             b.run_fields.update(self._settle(c, uid, sh.finish["finished_at"]))
-
-    def _defs_in(self, c, uid: int) -> list[dict]:
-        rows = c.execute("SELECT name, ops, objective, step_metric, step_sync, hidden FROM metric_defs "
-                         f"WHERE uid={self._compiler.ph} ORDER BY pos", (uid,)).fetchall()
-        return [{"name": n, "ops": None if o is None else ([] if o == "" else o.split(",")), "objective": obj,
-                 "step_metric": sm, "step_sync": None if ss is None else bool(ss),
-                 "hidden": None if h is None else bool(h)} for n, o, obj, sm, ss, h in rows]
 
     def _settle(self, c, uid: int, now: float) -> dict:
         """The run's own state once no writer runs any more ({} while one still does)."""
