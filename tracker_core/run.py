@@ -46,7 +46,7 @@ class Run:
 
     def __init__(self, store: Store, record: RunRecord, *, strict: bool, resumed: bool,
                  flush_interval: float, config: dict | None = None, system_metrics: bool | None = None,
-                 writer: str | None = None) -> None:
+                 writer: str | None = None, first_step: int | None = None) -> None:
         self._store = store
         self._record = record
         self._uid: int = record.uid  # type: ignore[assignment]
@@ -78,6 +78,8 @@ class Run:
             if record.last_step is not None:
                 self._step = record.last_step + 1
             self._seq = store.history_length(self._uid)
+        if first_step is not None:  # a shared run's writer: the session's common base (shared_runs)
+            self._step = first_step
         self._step_sync = self._registry.has_step_metrics  # rows need step-metric syncing
         self._config = Config(self._on_config_change, store.load_config(self._uid) if resumed else None)
         if config:

@@ -103,10 +103,10 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
         if _current is not None:
             _current.finish()
         st = open_store(store)
+        given = {k: v for k, v in (("name", name), ("notes", notes), ("group", group), ("job_type", job_type),
+                                   ("tags", tags)) if v is not None}  # run fields the caller set
         if shared:
-            fields = {k: v for k, v in (("name", name), ("notes", notes), ("group", group), ("job_type", job_type),
-                                        ("tags", tags)) if v is not None}
-            run = _join_shared(st, entity, project, run_id, resume_mode, fields, strict, config_values,
+            run = _join_shared(st, entity, project, run_id, resume_mode, given, strict, config_values,
                                system_metrics)
             return _activate(run)
         now = time.time()
@@ -121,27 +121,28 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
             if existing.state == RUNNING:
                 raise RunExistsError(f"run {existing.entity}/{project}/{run_id} is still running "
                                      f"(pid {existing.pid} on {existing.host}); it cannot be resumed twice")
-            fields: dict = {"state": RUNNING, "host": this_host(), "pid": os.getpid(), "heartbeat_at": now,
-                            "finished_at": None, "exit_code": None, "shared": False}
-            for key, value in (("name", name), ("notes", notes), ("group", group), ("job_type", job_type)):
-                if value is not None:
-                    fields[key] = value
-            if tags is not None:
-                fields["tags"] = tags
-            st.update_run(existing.uid, **fields)
+            st.update_run(existing.uid, state=RUNNING, host=this_host(), pid=os.getpid(), heartbeat_at=now,
+                          finished_at=None, exit_code=None, shared=False, **given)
             existing = st.get_run(entity, project, run_id)
             run = Run(st, existing, strict=strict, resumed=True, flush_interval=settings.flush_interval(),
                       config=config_values, system_metrics=system_metrics)
         else:
             run_id = run_id or new_run_id()
-            record = RunRecord(entity=entity, project=project, run_id=run_id, name=name or _new_name(run_id),
-                               created_at=now, updated_at=now, heartbeat_at=now, notes=notes, tags=tags or [],
-                               group=group, job_type=job_type, host=this_host(), pid=os.getpid(),
-                               metadata=metadata.collect())
+            record = _new_record(entity, project, run_id, given, shared=False)
             st.create_run(record)
             run = Run(st, record, strict=strict, resumed=False, flush_interval=settings.flush_interval(),
                       config=config_values, system_metrics=system_metrics)
         return _activate(run)
+
+
+def _new_record(entity: str, project: str, run_id: str, given: dict, shared: bool) -> RunRecord:
+    """The record of a run this process creates now; ``given``: name, notes, group,
+    job_type, tags the caller set."""
+    now = time.time()
+    return RunRecord(entity=entity, project=project, run_id=run_id, name=given.get("name") or _new_name(run_id),
+                     created_at=now, updated_at=now, heartbeat_at=now, notes=given.get("notes"),
+                     tags=list(given.get("tags") or []), group=given.get("group"), job_type=given.get("job_type"),
+                     host=this_host(), pid=os.getpid(), metadata=metadata.collect(), shared=shared)
 
 
 def _shared_flag(shared: Any) -> bool:
@@ -163,12 +164,7 @@ def _join_shared(st, entity: str, project: str, run_id: str, resume_mode: str | 
     if existing is None:
         if resume_mode == "must":
             raise RunNotFoundError(f"init(resume='must'): run {entity}/{project}/{run_id} is not in {st.url}")
-        now = time.time()
-        record = RunRecord(entity=entity, project=project, run_id=run_id, name=fields.get("name") or _new_name(run_id),
-                           created_at=now, updated_at=now, heartbeat_at=now, notes=fields.get("notes"),
-                           tags=list(fields.get("tags") or []), group=fields.get("group"),
-                           job_type=fields.get("job_type"), host=this_host(), pid=os.getpid(),
-                           metadata=metadata.collect(), shared=True)
+        record = _new_record(entity, project, run_id, fields, shared=True)
         try:
             st.create_run(record)
         except RunExistsError:  # another writer of the group created it first
@@ -180,10 +176,8 @@ def _join_shared(st, entity: str, project: str, run_id: str, resume_mode: str | 
     if joined is None:
         raise RunNotFoundError(f"run {entity}/{project}/{run_id} was deleted while this process joined it")
     record, first_step = joined
-    run = Run(st, record, strict=strict, resumed=True, flush_interval=settings.flush_interval(),
-              config=config_values, system_metrics=system_metrics, writer=writer)
-    run._step = first_step  # before any log(): the session's common base (shared_runs.attach_writer)
-    return run
+    return Run(st, record, strict=strict, resumed=True, flush_interval=settings.flush_interval(),
+               config=config_values, system_metrics=system_metrics, writer=writer, first_step=first_step)
 
 
 def _activate(run: Any) -> Any:
