@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from .test_store_backends import PG_ENV, ROOT, pg_admin, with_schema, write_route_dir
+from .test_store_backends import PG_ENV, ROOT, pg_admin, with_schema
 
 CHECK = os.path.join(os.path.dirname(ROOT), "shared", "conformance", "check")
 
@@ -33,9 +33,7 @@ def test_conformance_passes_on_postgres(tmp_path):
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
         env = dict(os.environ)
-        # until open_store routes postgresql:// URLs itself (then this is a pass-through)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [write_route_dir(tmp_path / "route"), ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.pop("TRACKER_STORE", None)
         proc = subprocess.run([sys.executable, CHECK, "--store", with_schema(base, schema), "--python", sys.executable,
                                "-j", str(min(8, max(2, os.cpu_count() or 1)))],

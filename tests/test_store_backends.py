@@ -13,7 +13,6 @@ reads a backend's tables directly, so the same assertions hold for both.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
 import os
 import signal
@@ -40,70 +39,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_ENV = "TRACKER_TEST_POSTGRES_URL"
 PYTHON = sys.executable
 CHILD_TIMEOUT = 60
-
-# -- routing postgresql:// URLs -------------------------------------------------------
-#
-# ``open_store`` is the way in. Until it routes postgresql:// URLs itself, this wrapper
-# (installed in the test process, and in child processes through a sitecustomize.py on
-# their PYTHONPATH) opens ``PostgresStore`` where the original raises NotImplementedError;
-# once open_store supports PostgreSQL, the wrapper only passes calls through.
-
-ROUTE_SRC = '''
-def _tracker_route_postgres():
-    import importlib, os
-    import tracker_core.store as st
-    from tracker_core import settings
-    orig = st.open_store
-    if getattr(orig, "_pg_route", False):
-        return
-    def open_store(store=None):
-        try:
-            return orig(store)
-        except NotImplementedError:
-            url = settings.resolve_store_url(store)
-            if not url.startswith(("postgresql://", "postgres://")):
-                raise
-        from tracker_core.store.postgres import PostgresStore
-        key = (url, os.getpid())
-        with st._lock:
-            found = st._open.get(key)
-            if found is None:
-                found = st._open[key] = PostgresStore(url)
-            return found
-    open_store._pg_route = True
-    open_store._orig = orig
-    for name in ("tracker_core.store", "tracker_core.sdk", "tracker_core.api", "tracker_core.cli._runs"):
-        try:
-            mod = importlib.import_module(name)
-        except Exception:
-            continue
-        if getattr(mod, "open_store", None) is orig:
-            mod.open_store = open_store
-'''
-
-
-def route_postgres(monkeypatch) -> None:
-    """Install the wrapper in this process (undone by ``monkeypatch`` after the test)."""
-    import tracker_core.store as st
-
-    if getattr(st.open_store, "_pg_route", False):
-        return
-    for name in ("tracker_core.store", "tracker_core.sdk", "tracker_core.api", "tracker_core.cli._runs"):
-        mod = importlib.import_module(name)
-        if hasattr(mod, "open_store"):
-            monkeypatch.setattr(mod, "open_store", mod.open_store)  # restored afterwards
-    ns: dict = {}
-    exec(ROUTE_SRC, ns)  # noqa: S102 - the same source runs as sitecustomize in children
-    ns["_tracker_route_postgres"]()
-
-
-def write_route_dir(path) -> str:
-    """A directory holding a sitecustomize.py that installs the wrapper in a child process."""
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "sitecustomize.py"), "w") as f:
-        f.write(ROUTE_SRC + "\ntry:\n    _tracker_route_postgres()\nexcept Exception:\n    pass\n")
-    return str(path)
-
 
 def open_store(url):
     from tracker_core import store as st
@@ -147,7 +82,6 @@ def store_url(backend, store_dir, tmp_path, monkeypatch):
     with pg_admin(base) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     url = with_schema(base, schema)
-    route_postgres(monkeypatch)
     monkeypatch.setenv("TRACKER_STORE", url)
     try:
         yield url
@@ -165,14 +99,10 @@ def _finish_live():
 
 
 @pytest.fixture
-def env(store_url, tmp_path):
-    """Environment of child processes: the same store, the checkout importable (and, until
-    open_store routes postgresql:// itself, the routing wrapper)."""
+def env(store_url):
+    """Environment of child processes: the same store, the checkout importable."""
     e = dict(os.environ)
-    paths = [ROOT]
-    if not store_url.startswith("/"):
-        paths.insert(0, write_route_dir(tmp_path / "route"))
-    e["PYTHONPATH"] = os.pathsep.join(paths + [e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    e["PYTHONPATH"] = os.pathsep.join([ROOT, e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     e["TRACKER_STORE"] = store_url
     e["TRACKER_FLUSH_INTERVAL"] = "0.1"
     return e

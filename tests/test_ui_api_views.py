@@ -267,7 +267,7 @@ def pg_client(monkeypatch, tmp_path, store_dir):
     import os
     import uuid
 
-    from .test_store_backends import PG_ENV, pg_admin, route_postgres, with_schema
+    from .test_store_backends import PG_ENV, pg_admin, with_schema
 
     base = os.environ.get(PG_ENV)
     if not base:
@@ -276,7 +276,6 @@ def pg_client(monkeypatch, tmp_path, store_dir):
     with pg_admin(base) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     url = with_schema(base, schema)
-    route_postgres(monkeypatch)
     monkeypatch.setenv("TRACKER_STORE", url)
     try:
         make_runs()
