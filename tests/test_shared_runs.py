@@ -153,6 +153,9 @@ def test_a_writer_sees_the_others_values_after_its_flush(store_url, env):
     run.flush()
     assert run.summary["loss"] == {"min": -7.0, "max": 4.0}
     assert run.summary["other"] == "x" and run.summary["_step"] == 50
+    run.summary["best_note"] = "kept"  # an explicit write alone, no row: flush() stores it
+    run.flush()
+    assert tc.Api(store=store_url).run(run.path).summary["best_note"] == "kept"
     tc.finish()
     stored = tc.Api(store=store_url).run(run.path)
     assert stored.state == "finished" and stored.summary["loss"] == {"min": -7.0, "max": 4.0}

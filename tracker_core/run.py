@@ -296,8 +296,10 @@ class Run:
         with self._lock:
             samples, metadata = self._monitor.take()
             changed, removed, blobs = self._state.take_changes()
-            query_rows = {p: self._state.query_rows(p, self._registry) for p, _ in changed}
-            batch = WriteBatch(uid=self._uid, rows=self._rows, leaves=changed, removed_leaves=removed,
+            # a shared run's leaves are merged and rendered by the store (its writes go as ops)
+            leaves, gone = ([], []) if self._shared_writer else (changed, removed)
+            query_rows = {p: self._state.query_rows(p, self._registry) for p, _ in leaves}
+            batch = WriteBatch(uid=self._uid, rows=self._rows, leaves=leaves, removed_leaves=gone,
                                query_rows=query_rows, config=self._config_changes, dropped_blobs=blobs,
                                system_samples=samples)
             self._rows, self._config_changes = [], {}
@@ -305,7 +307,7 @@ class Run:
                 batch.metric_defs = self._registry.records()
                 self._defs_dirty = False
             now = time.time()
-            if (batch.has_data() or self._final_fields or metadata is not None
+            if (batch.has_data() or changed or removed or self._final_fields or metadata is not None
                     or now - self._last_heartbeat >= HEARTBEAT_INTERVAL):
                 batch.run_fields = {"heartbeat_at": now, "updated_at": now, "last_log_at": self._timestamp,
                                     "runtime": self._runtime(), "last_step": self._state.step,
@@ -329,9 +331,7 @@ class Run:
         batch = self._drain_plain()
         if batch is None:
             return None
-        with self._lock:
-            batch.leaves, batch.query_rows = [], {}
-            batch.removed_leaves = []  # deletions travel as ops, in order with the rows
+        with self._lock:  # deletions travel as ops, in order with the rows
             batch.shared = SharedWrite(writer=self._shared_writer, token=new_token(), ops=self._shared_ops)
             self._shared_ops = []
             if self._final_fields:
