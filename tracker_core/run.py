@@ -21,7 +21,7 @@ from . import metrics, settings
 from .config import Config
 from .errors import RunFinishedError
 from .monitor import RunMonitor
-from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch
+from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch, history_codec
 from .store.liveness import HEARTBEAT_INTERVAL
 from .store.shared_runs import SharedWrite, new_token
 from .store.writer import BackgroundWriter
@@ -58,10 +58,12 @@ class Run:
         self._state = SummaryState()
         self._config_changes: dict = {}
         self._rows: list = []  # committed rows not yet written: (seq, step, timestamp, {path: value})
+        self._applied = 0  # how many of them the summary has taken (the rest came by log's fast path)
         self._seq = 0  # sequence number of the next history row (order in which rows were opened)
         # One shared ("key",) tuple per top-level key: log() allocates no path tuples, which
         # keeps the garbage collector's work per step small while rows wait for the writer.
         self._paths: dict[str, tuple] = {}
+        self._known: set[str] = set()  # the top-level keys checked by the general path of log()
         self._row: dict | None = None  # the pending (uncommitted) row
         self._row_seq = 0  # its sequence number, given when it was opened
         self._step = 0  # step of the pending / next row
@@ -136,6 +138,25 @@ class Run:
         ``commit=False`` keeps the row open for more keys; ``step=s`` with ``s`` above the
         current step starts a new row at ``s``; a lower ``s`` adds its own row (kept, unless
         ``init(strict=True)``, where it raises ``ValueError``)."""
+        if (step is None and commit is None and type(data) is dict and not self._finished
+                and self._known.issuperset(data) and _FAST.issuperset(map(type, data.values()))):
+            # The fast path: a plain dict of known top-level keys and plain values, committed
+            # at once. The row is a copy of the caller's dict (str keys stand for top-level
+            # paths: history_codec.group_rows) and the summary takes it later, a batch of rows
+            # at a time (``_catch_up``: before anything reads or changes the summary, and in
+            # the writer's drain). No Python loop over the keys on the training thread.
+            flat = data.copy()
+            with self._lock:
+                if self._row is None and not self._step_sync and not self._finished:
+                    seq, self._seq = self._seq, self._seq + 1
+                    step, self._step = self._step, self._step + 1
+                    self._timestamp = ts = time.time()
+                    self._rows.append((seq, step, ts, flat))
+                    return
+        self._log(data, step, commit)
+
+    def _log(self, data: Mapping[str, Any], step: int | None, commit: bool | None) -> None:
+        """The general path of ``log``: any values and keys, ``step=``, ``commit=``."""
         self._check_open("log")
         if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"log: data must be a dict of metric names to values, got {type(data).__name__}")
@@ -151,11 +172,13 @@ class Run:
                 if type(key) is not str:
                     raise TypeError(f"log: keys must be str, got {key!r} ({type(key).__name__})")
                 path = paths[key] = (key,)
+                self._known.add(key)
             if type(value) in _FAST:
                 flat[path] = value
             else:
                 self._flatten(key, path, value, flat)
         with self._lock:
+            self._catch_up()
             state = self._state
             if step is not None and step < self._step:
                 if self._strict:
@@ -171,7 +194,7 @@ class Run:
             commit_now = commit or (commit is None and step is None)
             if self._row is None:
                 seq, self._seq = self._seq, self._seq + 1
-                if commit_now:  # the common case: observe, aggregate and commit in one pass
+                if commit_now:  # observe, aggregate and commit in one pass
                     state.apply(flat, seq, self._step)
                     self._commit(flat, seq, self._step)
                     self._step += 1
@@ -183,6 +206,20 @@ class Run:
             if commit_now:
                 self._commit_pending()
                 self._step += 1
+
+    def _catch_up(self, grouped: bool = False) -> history_codec.Grouped | None:
+        """The summary takes the rows the fast path of ``log`` committed since the last call
+        (under the lock). With ``grouped``, returns the regrouping of all of ``self._rows``
+        (the writer packs history from it instead of grouping the rows again)."""
+        rows, done = self._rows, self._applied
+        if done == len(rows):
+            return history_codec.group_rows(rows) if grouped and rows else None
+        g = history_codec.group_rows(rows[done:] if done else rows)
+        self._state.apply_columns(g.per_key, g.seqs, g.steps)
+        self._applied = len(rows)
+        if grouped and done:
+            return history_codec.concat_grouped(history_codec.group_rows(rows[:done]), g)
+        return g if grouped else None
 
     def _commit_pending(self) -> None:
         """The open row enters history and the aggregates, with its final values."""
@@ -209,6 +246,7 @@ class Run:
             state.step = step
         self._timestamp = time.time()
         self._rows.append((seq, step, self._timestamp, row))
+        self._applied = len(self._rows)
 
     def _sync_step_metrics(self, row: dict) -> None:
         """Rows with a metric whose definition names a step metric get its latest value."""
@@ -238,6 +276,7 @@ class Run:
         new = metrics.build_def(name, step_metric=step_metric, step_sync=step_sync, hidden=hidden,
                                 summary=summary, objective=objective, goal=goal)
         with self._lock:
+            self._catch_up()
             stored = self._registry.define(new, overwrite=overwrite)
             self._step_sync = self._registry.has_step_metrics
             self._defs_dirty = True
@@ -247,12 +286,14 @@ class Run:
     # -- summary owner protocol (see summary_view.SummaryOwner)
     def summary_tree(self) -> Tree:
         with self._lock:
+            self._catch_up()
             return self._state.render(self._registry, self._runtime(), self._timestamp)
 
     def summary_set(self, path: tuple, value: Any) -> None:
         self._check_open("summary write")
         leaves = leaves_of(path, value, lambda name, arr: self._store.put_blob(self._uid, name, arr))
         with self._lock:
+            self._catch_up()
             self._state.replace(path, leaves)
             if self._shared_writer:
                 self._shared_ops.append((self._seq, ("set", path, leaves)))
@@ -260,16 +301,19 @@ class Run:
     def summary_delete(self, path: tuple) -> None:
         self._check_open("summary delete")
         with self._lock:
+            self._catch_up()
             self._state.delete(path)
             if self._shared_writer:
                 self._shared_ops.append((self._seq, ("del", path)))
 
     def summary_details(self, path: tuple) -> dict:
         with self._lock:
+            self._catch_up()
             return self._state.details(path, self._registry)
 
     def summary_load_tensor(self, path: tuple) -> np.ndarray:
         with self._lock:
+            self._catch_up()
             leaf = self._state.leaves.get(path)
             blob = leaf.blob if leaf is not None and leaf.has_override else None
         if blob is None:
@@ -294,6 +338,7 @@ class Run:
 
     def _drain_plain(self) -> WriteBatch | None:
         with self._lock:
+            grouped = self._catch_up(grouped=not self._shared_writer)
             samples, metadata = self._monitor.take()
             changed, removed, blobs = self._state.take_changes()
             # a shared run's leaves are merged and rendered by the store (its writes go as ops)
@@ -301,8 +346,8 @@ class Run:
             query_rows = {p: self._state.query_rows(p, self._registry) for p, _ in leaves}
             batch = WriteBatch(uid=self._uid, rows=self._rows, leaves=leaves, removed_leaves=gone,
                                query_rows=query_rows, config=self._config_changes, dropped_blobs=blobs,
-                               system_samples=samples)
-            self._rows, self._config_changes = [], {}
+                               system_samples=samples, grouped=grouped)
+            self._rows, self._applied, self._config_changes = [], 0, {}
             if self._defs_dirty:
                 batch.metric_defs = self._registry.records()
                 self._defs_dirty = False
@@ -345,6 +390,7 @@ class Run:
         if merged is None:
             return
         with self._lock:
+            self._catch_up()
             state = self._state
             stored = {path for path, _ in merged}
             for path in [p for p in state.leaves if p not in stored and p not in state.dirty]:
@@ -363,6 +409,7 @@ class Run:
             return
         with self._lock:
             self._rows[:0] = batch.rows
+            self._applied += len(batch.rows)  # taken by the summary before they were drained
             self._state.put_back(batch.leaves, batch.removed_leaves, batch.dropped_blobs)
             self._config_changes = {**batch.config, **self._config_changes}
             if batch.metric_defs is not None:
@@ -385,6 +432,7 @@ class Run:
             if self._closed:
                 return
             if not self._finished:
+                self._catch_up()
                 if self._row is not None:
                     self._commit_pending()
                     self._step += 1

@@ -65,6 +65,7 @@ class WriteBatch:
     dropped_blobs: list[str] = field(default_factory=list)
     system_samples: list[tuple[float, dict]] = field(default_factory=list)  # (timestamp, {metric: value})
     shared: Any = None  # shared_runs.SharedWrite for a run several processes write; the store merges it
+    grouped: Any = None  # history_codec.group_rows(rows), when the run built it already (plain runs only)
 
     def has_data(self) -> bool:
         return bool(self.rows or self.leaves or self.removed_leaves or self.config or self.metric_defs is not None

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import Any, Iterable
+from operator import itemgetter
+from typing import Any, Iterable, NamedTuple
 
 from . import codec
 
 _SWAP = sys.byteorder != "little"
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
-Row = tuple  # (seq, step, timestamp, {path: value})
+Row = tuple  # (seq, step, timestamp, {path or top-level str key: value})
 
 
 def _pack(typecode: str, values: Iterable) -> bytes:
@@ -61,20 +62,85 @@ def unpack_values(kind: str, payload: bytes) -> list:
     raise ValueError(f"unknown history chunk kind {kind!r}")
 
 
-def pack_rows(rows: list[Row]) -> tuple[dict, list[dict]]:
-    """Rows of one flush -> the rows chunk and one values chunk per key."""
-    seq_list, steps, stamps = [], [], []
+class Grouped(NamedTuple):
+    """Rows of one flush regrouped by key: what the history chunks and the summary's
+    batch aggregation (``SummaryState.apply_columns``) both read, built once."""
+
+    seqs: list  # each row's sequence number, in the rows' order
+    steps: list
+    stamps: list
+    per_key: dict  # path -> (seqs of the rows holding it, their values), first-appearance order
+
+
+def group_rows(rows: list[Row]) -> Grouped:
+    """``[(seq, step, ts, {path: value})]`` -> :class:`Grouped`.
+
+    A row's key is a path tuple, or a str ``k`` standing for the path ``(k,)`` (the rows of
+    ``Run.log``'s fast path keep the caller's keys); both spellings land in one entry.
+    Consecutive rows with the same keys in the same order (a training loop logs the same
+    dict every step) are transposed as a block by ``zip``: no Python loop per value."""
+    seq_list = [r[0] for r in rows]
+    steps, stamps = [r[1] for r in rows], [r[2] for r in rows]
+    n = len(rows)
+    dicts = [r[3] for r in rows]
+    if n:  # the commonest case first: every row has the same keys (in any order)
+        keys = tuple(dicts[0])
+        if list(map(len, dicts)).count(len(keys)) == n:
+            try:  # a row without one of these keys (so with another one) raises KeyError
+                columns = [list(map(itemgetter(key), dicts)) for key in keys]
+            except KeyError:
+                pass
+            else:  # one seqs list serves every key: readers never change it
+                return Grouped(seq_list, steps, stamps, {
+                    (key if type(key) is tuple else (key,)): (seq_list, column) for key, column in zip(keys, columns)})
     per_key: dict[tuple, tuple[list, list]] = {}
-    for seq, step, ts, row in rows:
-        seq_list.append(seq)
-        steps.append(step)
-        stamps.append(ts)
-        for path, value in row.items():
-            entry = per_key.get(path)
-            if entry is None:
-                entry = per_key[path] = ([], [])
-            entry[0].append(seq)
-            entry[1].append(value)
+    entries: dict = {}  # a row's key as written -> its entry of per_key
+    sigs = [tuple(d) for d in dicts]
+    start = 0
+    while start < n:
+        sig = sigs[start]
+        end = start + 1
+        while end < n and sigs[end] == sig:
+            end += 1
+        if sig:
+            seqs = seq_list[start:end]
+            columns = zip(*[d.values() for d in dicts[start:end]])
+            for key, column in zip(sig, columns):
+                entry = entries.get(key)
+                if entry is None:
+                    path = key if type(key) is tuple else (key,)
+                    entry = per_key.get(path)
+                    if entry is None:
+                        entry = per_key[path] = ([], [])
+                    entries[key] = entry
+                entry[0].extend(seqs)
+                entry[1].extend(column)
+        start = end
+    return Grouped(seq_list, steps, stamps, per_key)
+
+
+def concat_grouped(first: Grouped, then: Grouped) -> Grouped:
+    """The grouping of ``first``'s rows followed by ``then``'s (neither is changed)."""
+    per_key = {p: (list(s), list(v)) for p, (s, v) in first.per_key.items()}
+    for path, (seqs, vals) in then.per_key.items():
+        entry = per_key.get(path)
+        if entry is None:
+            per_key[path] = (list(seqs), list(vals))
+        else:
+            entry[0].extend(seqs)
+            entry[1].extend(vals)
+    return Grouped(first.seqs + then.seqs, first.steps + then.steps, first.stamps + then.stamps, per_key)
+
+
+def path_row(row: dict) -> dict:
+    """A row with every key a path tuple (see :func:`group_rows` for the str spelling)."""
+    return {key if type(key) is tuple else (key,): value for key, value in row.items()}
+
+
+def pack_rows(rows: list[Row], grouped: Grouped | None = None) -> tuple[dict, list[dict]]:
+    """Rows of one flush -> the rows chunk and one values chunk per key (``grouped``:
+    ``group_rows(rows)`` when the caller has it already)."""
+    seq_list, steps, stamps, per_key = grouped if grouped is not None else group_rows(rows)
     seq0 = min(seq_list)
     rows_chunk = {"seq0": seq0, "max_seq": max(seq_list), "n": len(rows), "min_step": min(steps),
                   "max_step": max(steps), "seqs": _pack("q", seq_list), "steps": _pack("q", steps),

@@ -291,7 +291,7 @@ class PostgresStore(RunQueries, RunReads, SharedRunWrites, Store):
                 self._prepare_shared(c, b)
             cur = c.cursor()
             if b.rows:
-                r, value_chunks = history_codec.pack_rows(b.rows)
+                r, value_chunks = history_codec.pack_rows(b.rows, b.grouped)
                 # ON CONFLICT: a flush retried after its COMMIT reached the server but the answer
                 # did not (a connection cut at that moment) must not fail forever on its own rows
                 c.execute("INSERT INTO history_rows VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",

@@ -33,6 +33,7 @@ from typing import Any
 
 from ..metrics import MetricDef, MetricRegistry
 from ..summary import SummaryState
+from . import history_codec
 from .base import CRASHED, FAILED, FINISHED, RUNNING, RunExistsError, RunRecord, WriteBatch
 from .liveness import is_dead
 from .run_queries import RUN_COLS
@@ -82,6 +83,7 @@ def merge_batch(b: WriteBatch, leaves: list, defs: list[dict], next_seq: int, la
         while oi < len(ops) and ops[oi][0] <= seq:
             _apply_op(state, ops[oi][1])
             oi += 1
+        row = history_codec.path_row(row)
         state.apply(row, next_seq + i, step)
         rows.append((next_seq + i, step, ts, row))
     for _pos, op in ops[oi:]:
@@ -89,7 +91,7 @@ def merge_batch(b: WriteBatch, leaves: list, defs: list[dict], next_seq: int, la
     if defs_changed:
         state.touch_all()
     changed, removed, blobs = state.take_changes()
-    b.rows = rows
+    b.rows, b.grouped = rows, None
     b.leaves, b.removed_leaves = changed, removed
     b.query_rows = {p: state.query_rows(p, registry) for p, _ in changed}
     b.dropped_blobs = list(dict.fromkeys([*b.dropped_blobs, *blobs]))

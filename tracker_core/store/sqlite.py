@@ -162,7 +162,7 @@ class SQLiteStore(SQLiteReads, SharedRunWrites, Store):
             if b.shared is not None:
                 self._prepare_shared(c, b)
             if b.rows:
-                rows_chunk, value_chunks = history_codec.pack_rows(b.rows)
+                rows_chunk, value_chunks = history_codec.pack_rows(b.rows, b.grouped)
                 r = rows_chunk
                 c.execute("INSERT INTO history_rows VALUES (?,?,?,?,?,?,?,?,?)",
                           (uid, r["seq0"], r["max_seq"], r["n"], r["min_step"], r["max_step"], r["seqs"],
