@@ -21,9 +21,8 @@ from . import metrics, settings
 from .config import Config
 from .errors import RunFinishedError
 from .monitor import RunMonitor
+from .run_writes import RunWrites
 from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch, history_codec
-from .store.liveness import HEARTBEAT_INTERVAL
-from .store.shared_runs import SharedWrite, new_token
 from .store.writer import BackgroundWriter
 from .summary import SummaryState, Tree
 from .summary_view import SummaryView, leaves_of
@@ -41,7 +40,7 @@ def _check_step(step: Any) -> int:
     return step
 
 
-class Run:
+class Run(RunWrites):
     """A live run. Made by :func:`tracker_core.init`; use as a context manager to finish it."""
 
     def __init__(self, store: Store, record: RunRecord, *, strict: bool, resumed: bool,
@@ -328,92 +327,6 @@ class Run:
         self._check_open("config write")
         with self._lock:
             self._config_changes[key] = value
-
-    # -- persistence (called from the writer thread)
-    def _runtime(self) -> float:
-        return self._prior_runtime + (time.time() - self._start)
-
-    def _drain(self) -> WriteBatch | None:
-        return self._drain_shared() if self._shared_writer else self._drain_plain()
-
-    def _drain_plain(self) -> WriteBatch | None:
-        with self._lock:
-            grouped = self._catch_up(grouped=not self._shared_writer)
-            samples, metadata = self._monitor.take()
-            changed, removed, blobs = self._state.take_changes()
-            # a shared run's leaves are merged and rendered by the store (its writes go as ops)
-            leaves, gone = ([], []) if self._shared_writer else (changed, removed)
-            query_rows = {p: self._state.query_rows(p, self._registry) for p, _ in leaves}
-            batch = WriteBatch(uid=self._uid, rows=self._rows, leaves=leaves, removed_leaves=gone,
-                               query_rows=query_rows, config=self._config_changes, dropped_blobs=blobs,
-                               system_samples=samples, grouped=grouped)
-            self._rows, self._applied, self._config_changes = [], 0, {}
-            if self._defs_dirty:
-                batch.metric_defs = self._registry.records()
-                self._defs_dirty = False
-            now = time.time()
-            if (batch.has_data() or changed or removed or self._final_fields or metadata is not None
-                    or now - self._last_heartbeat >= HEARTBEAT_INTERVAL):
-                batch.run_fields = {"heartbeat_at": now, "updated_at": now, "last_log_at": self._timestamp,
-                                    "runtime": self._runtime(), "last_step": self._state.step,
-                                    **self._final_fields}
-                if metadata is not None:
-                    batch.run_fields["metadata"] = metadata
-            elif not blobs:
-                return None
-        if batch.run_fields:
-            self._last_heartbeat = now
-        return batch
-
-    def _drain_shared(self) -> WriteBatch | None:
-        """A batch of a shared run: rows and explicit writes, no leaf records (the store
-        merges); a batch that failed goes again first, unchanged (same token)."""
-        with self._lock:
-            if self._shared_retry is not None:
-                batch, self._shared_retry = self._shared_retry, None
-                batch.shared.retried = True
-                return batch
-        batch = self._drain_plain()
-        if batch is None:
-            return None
-        with self._lock:  # deletions travel as ops, in order with the rows
-            batch.shared = SharedWrite(writer=self._shared_writer, token=new_token(), ops=self._shared_ops)
-            self._shared_ops = []
-            if self._final_fields:
-                batch.shared.finish = {k: self._final_fields[k] for k in ("state", "finished_at", "exit_code")}
-        return batch
-
-    def _written(self, batch: WriteBatch) -> None:
-        """After a shared batch was merged: this process's view of the summary takes the
-        merged leaves (other writers' values), except leaves it changed meanwhile."""
-        merged = batch.shared.merged
-        if merged is None:
-            return
-        with self._lock:
-            self._catch_up()
-            state = self._state
-            stored = {path for path, _ in merged}
-            for path in [p for p in state.leaves if p not in stored and p not in state.dirty]:
-                state.forget(path)
-            for path, rec in merged:
-                if path not in state.dirty:
-                    state.set_record(path, rec)
-            step = batch.run_fields.get("last_step")
-            if step is not None and (state.step is None or step > state.step):
-                state.step = step
-
-    def _requeue(self, batch: WriteBatch) -> None:
-        if batch.shared is not None:
-            with self._lock:
-                self._shared_retry = batch
-            return
-        with self._lock:
-            self._rows[:0] = batch.rows
-            self._applied += len(batch.rows)  # taken by the summary before they were drained
-            self._state.put_back(batch.leaves, batch.removed_leaves, batch.dropped_blobs)
-            self._config_changes = {**batch.config, **self._config_changes}
-            if batch.metric_defs is not None:
-                self._defs_dirty = True
 
     # -- lifecycle
     def flush(self) -> None:

@@ -12,16 +12,13 @@ summary dict users see. The same code renders the summary in process and through
 from __future__ import annotations
 
 import math
-import sys
-from functools import reduce
-from operator import add
 from typing import Any, Iterable
 
 from .metrics import MetricRegistry, Resolved
+from .summary_columns import apply_columns
 
 Path = tuple
 
-_NUMBERS = frozenset((int, float))  # bool is neither: it is not aggregated
 _HIDDEN = object()  # rendering result of a leaf whose definition says summary="none"
 
 
@@ -122,28 +119,6 @@ class LeafState:
             if name in rec:
                 setattr(st, name, rec[name])
         return st
-
-
-# The sum of a column as ``+=`` value by value computes it. CPython's sum() does exactly
-# that, in C, up to 3.11; from 3.12 it compensates float rounding, which a replay of the
-# history one value at a time would not reproduce, so there a left fold of ``+`` does it.
-_sum = sum if sys.version_info < (3, 12) else (lambda values, start: reduce(add, values, start))
-
-
-class _StepLookup:
-    """The step of the i-th value of a column in a batch of rows (``apply_columns``)."""
-
-    __slots__ = ("seqs", "steps", "by_seq")
-
-    def __init__(self, seqs: list, steps: list) -> None:
-        self.seqs, self.steps, self.by_seq = seqs, steps, None
-
-    def __call__(self, col_seqs: list, i: int) -> int:
-        if col_seqs is self.seqs:  # the column holds every row: positions coincide
-            return self.steps[i]
-        if self.by_seq is None:
-            self.by_seq = dict(zip(self.seqs, self.steps))
-        return self.by_seq[col_seqs[i]]
 
 
 class SummaryState:
@@ -251,76 +226,9 @@ class SummaryState:
         self.version += 1
 
     def apply_columns(self, per_key: dict, seqs: list, steps: list) -> None:
-        """Rows committed at once, in program order, regrouped by key
-        (``history_codec.group_rows``): ``per_key`` maps a path to the sequence numbers of
-        the rows holding it and its values; ``seqs``/``steps``: every row's, in order.
-
-        The same result as ``apply`` row by row (observe and aggregate), computed a key at a
-        time: the sum left to right (what ``+=`` does, so means stay bit-identical to a
-        replay), min/max and their first step with builtins. A column with NaN, a
-        non-number or an overflow takes the value-by-value loop. Only for rows with no
-        pending part and paths that cannot collide within the batch (top-level keys:
-        ``Run.log``'s fast path)."""
-        leaves = self.leaves
-        step_at = _StepLookup(seqs, steps)
-        for path, (col_seqs, vals) in per_key.items():
-            st = leaves.get(path)
-            if st is None:
-                st = self._add(path)
-            st.last, st.has_last, st.last_step = vals[-1], True, step_at(col_seqs, -1)
-            if st.has_override:
-                st.has_override, st.override = False, None
-                if st.blob:
-                    self.dropped_blobs.append(st.blob)
-                    st.blob = None
-            if not st.has_first:
-                st.first, st.has_first, st.first_seq = vals[0], True, col_seqs[0]
-            st.count += len(vals)
-            kinds = set(map(type, vals))
-            if not kinds <= _NUMBERS:
-                if kinds & _NUMBERS:
-                    self._aggregate_each(st, col_seqs, vals, step_at)
-                continue
-            try:
-                total = _sum(vals, st.sum)
-            except OverflowError:
-                total = math.nan
-            if total != total:  # a NaN among the values (or inf - inf, an overflow): one by one
-                self._aggregate_each(st, col_seqs, vals, step_at)
-                continue
-            st.sum = total
-            st.n_num += len(vals)
-            mn, mx = min(vals), max(vals)
-            if st.min is None or mn < st.min:  # strict: the earliest row keeps an equal extreme
-                st.min, st.min_step = mn, step_at(col_seqs, vals.index(mn))
-            if st.max is None or mx > st.max:
-                st.max, st.max_step = mx, step_at(col_seqs, vals.index(mx))
-        if steps:
-            top = max(steps)
-            if self.step is None or top > self.step:
-                self.step = top
-        self.dirty.update(per_key)
-        self.version += 1
-
-    @staticmethod
-    def _aggregate_each(st: LeafState, seqs: list, vals: list, step_at: "_StepLookup") -> None:
-        """``apply``'s aggregation, value by value (NaN, mixed types, huge ints)."""
-        for i, value in enumerate(vals):
-            tv = type(value)
-            if tv is not float and tv is not int:
-                continue
-            if value != value:
-                st.nan_count += 1
-                continue
-            st.n_num += 1
-            try:
-                st.sum += value
-            except OverflowError:
-                st.sum = float(st.sum) + (math.inf if value > 0 else -math.inf)
-            if st.min is None or value < st.min:
-                st.min, st.min_step = value, step_at(seqs, i)
-            if st.max is None or value > st.max:
-                st.max, st.max_step = value, step_at(seqs, i)
+        """Rows committed at once, regrouped by key: the same as ``apply`` row by row, a key
+        at a time (see :func:`summary_columns.apply_columns`)."""
+        apply_columns(self, per_key, seqs, steps)
 
     def write(self, path: Path, value, blob: str | None = None) -> None:
         """An explicit write of one leaf value: overrides until the next log of the leaf."""
