@@ -17,7 +17,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Callable, Iterator, Protocol
 
 from .summary import Tree
-from .values import convert_log_value, convert_summary_value
+from .values import convert_log_value, summary_leaf_value
 
 
 class SummaryOwner(Protocol):
@@ -56,14 +56,17 @@ def _collect(path: tuple, value: Any, out: dict) -> None:
     elif isinstance(value, Mapping):
         out[path] = (_plain(value, ".".join(path)), None)
     else:
-        out[path] = convert_summary_value(value, ".".join(path))
+        out[path] = summary_leaf_value(value, ".".join(path))
 
 
-def leaves_of(path: tuple, value: Any, put_blob: Callable[[str, np.ndarray], None]) -> dict:
+def leaves_of(path: tuple, value: Any, put_blob: Callable[[str, Any], None]) -> dict:
     """Convert an explicitly written value into ``{leaf_path: (plain value, blob name)}``.
 
     Every value is converted (and may raise) before any tensor is written, so a rejected
-    write stores nothing."""
+    write stores nothing. ``put_blob`` must write the array (with ``np.save``) before it
+    returns: the array is not a copy, the user may change the tensor right after the
+    summary write, and a bfloat16 tensor's array converts to float32 while it is saved.
+    Nothing else runs between the conversion and the writes."""
     converted: dict = {}
     _collect(path, value, converted)
     out = {}

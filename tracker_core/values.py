@@ -5,7 +5,8 @@
 * ``convert_summary_value``: a value written to the summary -> (data, full array or None).
   Arrays of more than ``SMALL_MAX`` elements become the stats dict and the full array is
   handed back so the caller can store it losslessly as a blob.
-* ``tensor_stats`` / ``histogram`` / ``array_info``: the building blocks, also public.
+* ``tensor_stats`` / ``histogram`` / ``array_info``: the building blocks, also public. The
+  statistics themselves live in ``tensor_stats.py`` (bounded scratch memory, exact).
 
 No ML framework is imported here: a torch/TF/JAX value is recognised by the module of its
 type, and the framework is taken from ``sys.modules`` (it must already be loaded, since
@@ -21,7 +22,6 @@ stats dict without blob (summary). float16 histograms are binned in float32.
 """
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -42,13 +42,13 @@ np: Any = _LazyNumpy()
 
 SMALL_MAX = 32  # arrays of up to this many elements become (nested) lists
 HIST_BINS = 32
-_PERCENTILES = (10, 25, 50, 75, 90)
-_STAT_KEYS = ("min", "max", "mean", "var", "std") + tuple(f"{p}%" for p in _PERCENTILES)
-_CHUNK = 1 << 16  # elements per float64 chunk in the variance pass (512 KiB of scratch)
 _PLAIN = frozenset((int, float, str, bool, type(None)))
 _EXPECTED = "(expected a number, str, bool, None, list, dict, numpy/torch/tensorflow/jax array)"
-_LOG, _SUMMARY, _NESTED = 0, 1, 2  # conversion modes; _NESTED: summary value inside a list
-_INNER = (_LOG, _NESTED, _NESTED)  # mode of the items of a list/dict, by the container's mode
+# Conversion modes. _SUMMARY: the blob comes back as a snapshot the caller may keep;
+# _BLOB: the blob may alias the caller's tensor (it is written before the caller's write
+# returns); _NESTED: a summary value inside a list (stats, no blob).
+_LOG, _SUMMARY, _NESTED, _BLOB = 0, 1, 2, 3
+_INNER = (_LOG, _NESTED, _NESTED, _NESTED)  # mode of the items of a list/dict, by the container's mode
 
 
 class _Unsupported(TypeError):
@@ -101,6 +101,19 @@ def convert_summary_value(value: Any, key: str) -> tuple[object, np.ndarray | No
         raise _error(key, "set summary", err) from None
 
 
+def summary_leaf_value(value: Any, key: str) -> tuple[object, Any]:
+    """Like convert_summary_value, for a caller that writes the blob with ``np.save``
+    before returning to the user (``leaves_of``): the blob is not copied (it may alias
+    the user's tensor), and a bfloat16 tensor's comes back as ``Float32FromBfloat16``,
+    which ``np.save`` converts piece by piece, instead of a whole float32 copy."""
+    if type(value) in _PLAIN:
+        return value, None
+    try:
+        return _convert(value, _BLOB)
+    except _Unsupported as err:
+        raise _error(key, "set summary", err) from None
+
+
 def _convert(v: Any, mode: int) -> tuple[object, np.ndarray | None]:
     t = type(v)
     if t in _PLAIN:
@@ -132,7 +145,7 @@ def _convert(v: Any, mode: int) -> tuple[object, np.ndarray | None]:
             if (torch is not None and isinstance(v, torch.Tensor) and v.numel() == 1
                     and not v.is_complex() and not v.is_quantized):
                 return v.item(), None
-        info = _array(v)
+        info = _array(v, bf16_bits=mode != _LOG)
     except Exception as e:  # e.g. a JAX tracer inside jit, a symbolic TF tensor, a meta tensor
         raise _Unsupported(_type_name(v), f"{type(e).__name__}: {str(e)[:200]}") from e
     if info is None:
@@ -173,9 +186,20 @@ def array_info(value: Any) -> tuple[np.ndarray, str, str] | None:
     return None if info is None else info[:3]
 
 
-def _array(v: Any) -> tuple[np.ndarray, str, str, bool] | None:
+class _Bf16Bits:
+    """A bfloat16 array as its uint16 bit patterns (see _array's bf16_bits)."""
+
+    __slots__ = ("bits",)
+
+    def __init__(self, bits: np.ndarray) -> None:
+        self.bits = bits
+
+
+def _array(v: Any, bf16_bits: bool = False) -> tuple[np.ndarray | _Bf16Bits, str, str, bool] | None:
     """Like array_info, plus `owned`: True when the array cannot alias memory the user may
-    still mutate (so the summary blob need not be copied before it is written)."""
+    still mutate (so the summary blob need not be copied before it is written).
+
+    bf16_bits: a bfloat16 array comes back as _Bf16Bits (no float32 copy yet)."""
     if isinstance(v, np.ndarray):
         arr, type_name, dtype_name, owned = np.asarray(v), "numpy.ndarray", str(v.dtype), False
         if isinstance(v, np.ma.MaskedArray) and v.dtype.kind in "biuf" and np.ma.is_masked(v):
@@ -184,7 +208,7 @@ def _array(v: Any) -> tuple[np.ndarray, str, str, bool] | None:
     else:
         mod = type(v).__module__
         if mod.startswith("torch"):
-            got = _from_torch(v)
+            got = _from_torch(v, bf16_bits)
         elif mod.startswith(("jax", "jaxlib")):
             jax = sys.modules.get("jax")
             got = None
@@ -199,7 +223,11 @@ def _array(v: Any) -> tuple[np.ndarray, str, str, bool] | None:
         if got is None:
             return None
         arr, type_name, dtype_name, owned = got
+        if type(arr) is _Bf16Bits:
+            return got
     if arr.dtype.kind == "V" and arr.dtype.fields is None:
+        if bf16_bits and arr.dtype.name == "bfloat16" and arr.dtype.itemsize == 2:
+            return _Bf16Bits(arr.view(np.uint16)), type_name, dtype_name, owned
         # ml_dtypes (bfloat16, float8, int4) from JAX/TF: numpy math cannot use them, and
         # float32 holds every such value exactly.
         try:
@@ -209,7 +237,7 @@ def _array(v: Any) -> tuple[np.ndarray, str, str, bool] | None:
     return arr, type_name, dtype_name, owned
 
 
-def _from_torch(v: Any) -> tuple[np.ndarray, str, str, bool] | None:
+def _from_torch(v: Any, bf16_bits: bool = False) -> tuple[np.ndarray | _Bf16Bits, str, str, bool] | None:
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(v, torch.Tensor):
         return None  # torch.Size, torch.dtype, ...: handled (or rejected) elsewhere
@@ -220,6 +248,10 @@ def _from_torch(v: Any) -> tuple[np.ndarray, str, str, bool] | None:
         t = t.dequantize()
     owned = t.device.type != "cpu"  # .cpu() of a GPU tensor is a fresh copy
     t = t.cpu().resolve_conj().resolve_neg()
+    if bf16_bits and t.dtype == torch.bfloat16:
+        # The bits as they are (a view): statistics and the float32 blob are computed
+        # from them piece by piece, never from a whole float32 copy.
+        return _Bf16Bits(t.view(torch.int16).numpy().view(np.uint16)), "torch.Tensor", str(v.dtype), owned
     if t.dtype.is_floating_point and t.dtype not in (torch.float16, torch.float32, torch.float64):
         t, owned = t.float(), True  # bfloat16 / float8: exact in float32, unknown to numpy
     return t.numpy(), "torch.Tensor", str(v.dtype), owned
@@ -236,8 +268,19 @@ def _numeric(arr: np.ndarray) -> np.ndarray | None:
 
 
 def _convert_array(
-    arr: np.ndarray, type_name: str, dtype_name: str, owned: bool, mode: int
-) -> tuple[object, np.ndarray | None]:
+    arr: np.ndarray | _Bf16Bits, type_name: str, dtype_name: str, owned: bool, mode: int
+) -> tuple[object, Any]:
+    if type(arr) is _Bf16Bits:
+        from .tensor_stats import Float32FromBfloat16, bfloat16_stats
+
+        if arr.bits.size <= SMALL_MAX or mode == _LOG:
+            arr, owned = np.asarray(Float32FromBfloat16(arr.bits)), True
+        else:
+            stats = bfloat16_stats(arr.bits, type_name, dtype_name)
+            if mode == _NESTED:
+                return stats, None
+            blob = Float32FromBfloat16(arr.bits)
+            return stats, (blob if mode == _BLOB else np.asarray(blob))
     num = _numeric(arr)
     if num is None:
         if arr.dtype.kind in "UO" and arr.size <= SMALL_MAX:
@@ -255,10 +298,11 @@ def _convert_array(
     stats = tensor_stats(num, type_name, dtype_name)
     if mode == _NESTED:
         return stats, None  # only a top-level summary leaf has a blob
+    if mode == _BLOB or owned:
+        return stats, arr  # _BLOB: written before the user can change it, no copy needed
     # Snapshot: the caller may write the blob later, and the user may mutate the array
-    # in place meanwhile (weights during training). Copied after the stats, to keep the
-    # peak memory low.
-    return stats, (arr if owned else np.array(arr, copy=True))
+    # in place meanwhile (weights during training).
+    return stats, np.array(arr, copy=True)
 
 
 def _finite(flat: np.ndarray) -> tuple[np.ndarray, int, int, Any, Any]:
@@ -312,61 +356,12 @@ def histogram(arr: np.ndarray) -> dict:
 def tensor_stats(arr: np.ndarray, type_name: str, dtype_name: str) -> dict:
     """The stats dict of DESIGN.md section 4, in float64 over the finite values.
 
-    Equal to numpy's np.min/max/mean/var(ddof=0)/std/percentile (linear) of the finite
-    values as float64, without their memory cost: no float64 copy of the array, one copy
-    at most (in the array's own dtype) that is partitioned in place."""
-    arr = np.asarray(arr)
-    out: dict[str, Any] = {
-        "_type": type_name,
-        "shape": [int(d) for d in arr.shape],
-        "dtype": dtype_name,
-        "size": int(arr.size),
-    }
-    finite, nan_count, inf_count, lo, hi = _finite(_flat(arr))
-    n = int(finite.size)
-    if n == 0:
-        out.update(dict.fromkeys(_STAT_KEYS))
-    else:
-        if lo is None:
-            lo, hi = finite.min(), finite.max()
-        with np.errstate(over="ignore", invalid="ignore"):
-            # Same summation as np.mean(x, dtype=float64): pairwise, casting in buffers.
-            mean = float(np.add.reduce(finite, dtype=np.float64)) / n
-            # np.var would allocate a float64 copy of the whole array for x - mean;
-            # do the same two-pass arithmetic in chunks and add the partial sums exactly.
-            parts = []
-            for i in range(0, n, _CHUNK):
-                d = finite[i : i + _CHUNK].astype(np.float64)
-                d -= mean
-                np.multiply(d, d, out=d)
-                parts.append(float(np.add.reduce(d)))
-            var = math.fsum(parts) / n
-        std = math.sqrt(var)  # var >= 0 or NaN/inf after an overflow; sqrt passes those on
-        if np.may_share_memory(finite, arr):
-            finite = finite.copy()  # never reorder the caller's data
-        out.update(min=float(lo), max=float(hi), mean=mean, var=var, std=std)
-        out.update(zip(_STAT_KEYS[5:], _percentiles(finite, n)))
-    out["nan_count"] = nan_count
-    out["inf_count"] = inf_count
-    return out
+    Equal to numpy's np.min/max, np.mean(x, dtype=float64), the two-pass population
+    variance and np.percentile (linear) of the finite values, in a few small pieces of
+    scratch memory: the array is neither copied nor reordered (see tensor_stats.py)."""
+    from .tensor_stats import numeric_stats
 
-
-def _percentiles(work: np.ndarray, n: int) -> list[float]:
-    """numpy's default (linear) percentiles of `work`, which is partitioned in place.
-
-    Replicates numpy's arithmetic: virtual index (n-1)*q, neighbours floor/floor+1,
-    gamma = index - floor, and _lerp (a + d*g, or b - d*(1-g) when g >= 0.5). Converting
-    to float64 after the partition gives the same order statistics as before it, since
-    the conversion is monotonic."""
-    vidx = [(n - 1) * (p / 100) for p in _PERCENTILES]
-    below = [math.floor(v) for v in vidx]
-    work.partition(sorted({min(i, n - 1) for b in below for i in (b, b + 1)}))
-    result = []
-    for v, b in zip(vidx, below):
-        if v >= n - 1:  # numpy takes the last element
-            result.append(float(work[n - 1]))
-            continue
-        a, c, g = float(work[b]), float(work[b + 1]), v - b
-        d = c - a
-        result.append(c - d * (1.0 - g) if g >= 0.5 else a + d * g)
-    return result
+    num = _numeric(np.asarray(arr))
+    if num is None:
+        raise TypeError(f"tracker_core: arrays of dtype {arr.dtype} have no statistics")
+    return numeric_stats(num, type_name, dtype_name)
