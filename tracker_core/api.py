@@ -73,8 +73,9 @@ class Api:
 class Runs:
     """The runs of a project that match a filter, in order; fetched ``per_page`` at a time.
 
-    ``len(runs)`` counts in the database; ``runs.to_pandas()`` builds one DataFrame in
-    a few queries whatever the number of runs."""
+    Nothing is fetched until the runs are iterated, indexed, counted or tabled (a bad
+    filter or order still raises at once). ``len(runs)`` counts in the database;
+    ``runs.to_pandas()`` builds one DataFrame in a few queries whatever the number of runs."""
 
     def __init__(self, store: Store, entity: str | None, project: str, filters: Any, order: Any,
                  per_page: int) -> None:
@@ -85,7 +86,7 @@ class Runs:
         self._per_page = per_page
         self._pages: dict[int, list[PublicRun]] = {}
         self._count: int | None = None
-        self._page(0)  # validates the filter and order now, not at first iteration
+        store.validate_query(entity, project, filters, order)  # type: ignore[attr-defined]
 
     def _page(self, n: int) -> list[PublicRun]:
         page = self._pages.get(n)
@@ -128,18 +129,19 @@ class Runs:
 
     def to_pandas(self):
         """One row per run: ``id, name, state, created_at, tags, group``, then
-        ``config.<key>`` and ``summary.<key>`` columns (aggregates as ``summary.loss.min``)."""
+        ``config.<key>`` and ``summary.<key>`` columns (aggregates as ``summary.loss.min``);
+        a value a run does not have is NaN."""
         import pandas as pd
 
-        records, config_rows, summary_rows = self._store.query_table(*self._args, self._filters, self._order)
-        rows: dict[int, dict] = {}
-        for r in records:
-            rows[r.uid] = {"id": r.run_id, "name": r.name, "state": r.state,
-                           "created_at": pd.Timestamp(r.created_at, unit="s", tz="UTC"),
-                           "tags": list(r.tags), "group": r.group, "summary._step": r.last_step,
-                           "summary._runtime": r.runtime}
-        for uid, key, value in config_rows:
-            rows[uid]["config." + key] = value
-        for uid, key, value in summary_rows:
-            rows[uid]["summary." + key] = value
-        return pd.DataFrame(list(rows.values()))
+        rows = []
+        # the order was checked by validate_query() in __init__
+        for run_id, name, state, created_at, tags, group, last_step, runtime, values in self._store.run_table(  # type: ignore[attr-defined]
+                *self._args, self._filters, self._order, check_order=False):
+            row = {"id": run_id, "name": name, "state": state, "created_at": created_at, "tags": tags,
+                   "group": group, "summary._step": last_step, "summary._runtime": runtime}
+            row.update(values)
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        if rows:  # one conversion of the column: the same UTC timestamps as pd.Timestamp(t, unit="s")
+            df["created_at"] = pd.to_datetime(df["created_at"].to_numpy(), unit="s", utc=True)
+        return df

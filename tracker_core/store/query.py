@@ -165,7 +165,8 @@ class Compiler:
     @staticmethod
     def _split(field: str) -> tuple[str | None, str]:
         """``(table, key)`` for config/summary fields, ``(None, column)`` for run columns."""
-        for prefix, table in (("config.", "config"), ("summary_metrics.", "summary_values"), ("summary.", "summary_values")):
+        for prefix, table in (("config.", "config"), ("summary_metrics.", "summary_values"),
+                              ("summary.", "summary_values")):
             if field.startswith(prefix) and len(field) > len(prefix):
                 key = field[len(prefix):]
                 if table == "summary_values" and key in _SPECIAL_SUMMARY:
@@ -180,15 +181,32 @@ class Compiler:
         return None, column
 
     # -- order
+    @staticmethod
+    def _order_items(order: Any) -> list[str]:
+        items = [o.strip() for o in order.split(",")] if isinstance(order, str) else order
+        if not isinstance(items, (list, tuple)) or not all(isinstance(o, str) and o for o in items):
+            raise FilterError(f"order must be a str like '-summary_metrics.acc' or a list of them, got {order!r}")
+        return list(items)
+
+    def summary_order_fields(self, order: Any) -> list[tuple[str, str]]:
+        """``(field as written, summary key)`` of every summary value ``order`` sorts by: the
+        keys a store checks against dict-valued summaries (see ``run_queries``)."""
+        if order is None or order == "":
+            return []
+        out = []
+        for item in self._order_items(order):
+            field = item[1:] if item[0] in "+-" else item
+            table, key = self._split(field)
+            if table == "summary_values":
+                out.append((field, key))
+        return out
+
     def order_by(self, order: Any) -> tuple[str, list]:
         """``"-summary_metrics.acc"`` / ``"+config.lr"`` / a list of them -> ORDER BY; missing last."""
         if order is None or order == "":
             return "r.created_at, r.uid", []
-        items = [o.strip() for o in order.split(",")] if isinstance(order, str) else order
-        if not isinstance(items, (list, tuple)) or not all(isinstance(o, str) and o for o in items):
-            raise FilterError(f"order must be a str like '-summary_metrics.acc' or a list of them, got {order!r}")
         terms, params = [], []
-        for item in items:
+        for item in self._order_items(order):
             desc = item.startswith("-")
             field = item[1:] if item[0] in "+-" else item
             direction = "DESC" if desc else "ASC"

@@ -12,6 +12,33 @@ from typing import Any
 from . import codec
 from .base import CRASHED, RUNNING, RunRecord
 from .liveness import is_dead
+from .query import FilterError
+
+# a summary_values row that holds one value, not the dict of a metric's aggregates (numbers
+# and strings are known by their typed columns, without reading the JSON text)
+SCALAR_VALUE = ("({v}value_num IS NOT NULL OR {v}value_text IS NOT NULL OR "
+                "substr({v}value_json, 1, 1) NOT IN ('{{', '['))")
+
+
+class _MetadataText(str):
+    """The stored JSON text of a run's metadata, not decoded yet (see :class:`StoredRunRecord`)."""
+
+
+class StoredRunRecord(RunRecord):
+    """A :class:`RunRecord` read from the store. ``metadata`` (host, Python, packages, git: a
+    document of a few KiB) is decoded on first use: listing runs never reads it, and
+    decoding it for every run was a tenth of ``Api().runs()``."""
+
+    @property  # type: ignore[override]
+    def metadata(self) -> dict:
+        value = self.__dict__["_metadata"]
+        if type(value) is _MetadataText:
+            value = self.__dict__["_metadata"] = codec.loads(value) or {}
+        return value
+
+    @metadata.setter
+    def metadata(self, value: dict) -> None:
+        self.__dict__["_metadata"] = value
 
 # run fields ``update_run`` may change, and the columns named differently from the field
 UPDATABLE = {
@@ -30,11 +57,12 @@ RUN_COLS = (
 def record_from_row(row: tuple) -> RunRecord:
     (uid, entity, project, run_id, name, state, created_at, updated_at, heartbeat_at, finished_at,
      runtime, last_step, last_log_at, notes, group, job_type, host, pid, exit_code, metadata, shared) = row
-    return RunRecord(
+    return StoredRunRecord(
         entity=entity, project=project, run_id=run_id, name=name, state=state, created_at=created_at,
         updated_at=updated_at, heartbeat_at=heartbeat_at, finished_at=finished_at, runtime=runtime,
         last_step=last_step, last_log_at=last_log_at, notes=notes, group=group, job_type=job_type, host=host,
-        pid=pid, exit_code=exit_code, metadata=codec.loads(metadata) or {}, shared=bool(shared), uid=uid,
+        pid=pid, exit_code=exit_code, metadata={} if metadata is None else _MetadataText(metadata),
+        shared=bool(shared), uid=uid,
     )
 
 
@@ -89,10 +117,39 @@ class RunQueries:
         scope_params = [project] + ([entity] if entity is not None else [])
         return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
 
+    def _check_order(self, body: str, params: list, order: Any) -> None:
+        """A FilterError for ordering by a summary key that no matching run holds as one
+        value while some hold values below it (``loss`` of a metric with ``summary="min,max"``
+        is ``{"min": .., "max": ..}``): that order would silently fall back to creation order.
+        Costs one query per summary key ordered by (a seek per run), none otherwise."""
+        ph, sub = self._compiler.ph, f"SELECT r.uid {body}"
+        for field, key in self._compiler.summary_order_fields(order):
+            if self._fetch(f"SELECT 1 FROM summary_values v WHERE v.uid IN ({sub}) AND v.key = {ph} AND "
+                           f"{SCALAR_VALUE.format(v='v.')} LIMIT 1", params + [key]):
+                continue
+            prefix = key + "."
+            below = [k for (k,) in self._fetch(
+                f"SELECT DISTINCT v.key FROM summary_values v WHERE v.uid IN ({sub}) AND "
+                f"substr(v.key, 1, {len(prefix)}) = {ph} AND {SCALAR_VALUE.format(v='v.')} ORDER BY v.key LIMIT 21",
+                params + [prefix])]
+            if below:
+                written = field[:len(field) - len(key)]  # "summary_metrics." or "summary."
+                allowed = ", ".join(repr(written + k) for k in below[:20]) + (", ..." if len(below) > 20 else "")
+                raise FilterError(f"cannot order by {field!r}: its value is a dict (e.g. a metric's aggregates), "
+                                  f"not one value; order by one of its keys: {allowed}")
+
+    def validate_query(self, entity: str | None, project: str, filters: Any = None, order: Any = None) -> None:
+        """Raise :class:`FilterError` for a bad filter or order without fetching runs
+        (``Api.runs()`` checks at once, queries when iterated)."""
+        body, params = self._select(entity, project, filters)
+        self._compiler.order_by(order)
+        self._check_order(body, params, order)
+
     def query_runs(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
                    limit: int | None = None, offset: int = 0) -> list[RunRecord]:
         body, params = self._select(entity, project, filters)
         order_sql, order_params = self._compiler.order_by(order)
+        self._check_order(body, params, order)
         cols = ", ".join("r." + c.strip() for c in RUN_COLS.split(","))
         sql = f"SELECT {cols} {body} ORDER BY {order_sql}"
         if limit is not None:
@@ -123,17 +180,67 @@ class RunQueries:
 
     def query_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None):
         """Runs matching ``filters`` in ``order``, with their config and scalar summary values
-        as ``(uid, dotted key, value)`` rows: what ``Runs.to_pandas()`` needs, in 3 queries."""
+        as ``(uid, dotted key, value)`` rows (the CLI's table), in 4 queries."""
         records = self.query_runs(entity, project, filters, order)
         body, params = self._select(entity, project, filters)
-        sub = f"SELECT r.uid {body}"
+        config, summary = self._value_rows(f"SELECT r.uid {body}", params)
+        return records, config, summary
+
+    def _value_rows(self, sub: str, params: list) -> tuple[list, list]:
+        """``(uid, dotted key, value)`` rows of the config (in each run's key order) and the
+        scalar summary values of the runs ``sub`` selects."""
         config = self._fetch("SELECT uid, key, value_num, value_text, value_json FROM config "
                              f"WHERE uid IN ({sub}) ORDER BY pos, sub", params)
         summary = self._fetch("SELECT uid, key, value_num, value_text, value_json FROM summary_values "
-                              f"WHERE uid IN ({sub}) AND substr(value_json, 1, 1) NOT IN ('{{', '[')", params)
+                              f"WHERE uid IN ({sub}) AND {SCALAR_VALUE.format(v='')}", params)
         scalar = codec.scalar
-        return (records, [(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
+        return ([(u, k, scalar(n, t, j)) for u, k, n, t, j in config],
                 [(u, k, scalar(n, t, j)) for u, k, n, t, j in summary])
+
+    # the run columns of a table row (``run_table``), then the backend's value columns
+    TABLE_COLS = "r.uid, r.run_id, r.name, r.state, r.created_at, r.group_name, r.last_step, r.runtime"
+
+    def run_table(self, entity: str | None, project: str, filters: Any = None, order: Any = None,
+                  check_order: bool = True) -> list[tuple]:
+        """What ``Runs.to_pandas()`` shows, without building records: one tuple per matching
+        run in ``order``, ``(run_id, name, state, created_at, tags, group, last_step, runtime,
+        values)`` where ``values`` maps ``"config.<key>"`` (in the run's key order) then
+        ``"summary.<key>"`` (scalar summary values, sorted by key) to exact values. A running
+        run whose process is gone is marked crashed first, as every read does."""
+        body, params = self._select(entity, project, filters)
+        order_sql, order_params = self._compiler.order_by(order)
+        if check_order:
+            self._check_order(body, params, order)
+        rows = self._table_rows(body, params, order_sql, order_params)
+        if not rows:
+            return []
+        uids = [row[0] for row in rows]
+        tags: dict[int, list] = {}
+        for uid, tag in self._tags_of(uids):
+            tags.setdefault(uid, []).append(tag)
+        running = [row[0] for row in rows if row[3] == RUNNING]
+        states: dict[int, str] = {}
+        ph = self._compiler.ph
+        for i in range(0, len(running), 1000):  # the liveness check needs whole records; rare in a listing
+            chunk = running[i:i + 1000]
+            found = self._records(self._fetch(
+                f"SELECT {RUN_COLS} FROM runs WHERE uid IN ({', '.join([ph] * len(chunk))})", chunk))
+            states.update((r.uid, r.state) for r in found)
+        return [(run_id, name, states.get(uid, state), created_at, tags.get(uid, []), group, last_step, runtime,
+                 values) for uid, run_id, name, state, created_at, group, last_step, runtime, values in rows]
+
+    def _table_rows(self, body: str, params: list, order_sql: str, order_params: list) -> list[tuple]:
+        """``TABLE_COLS`` plus the values dict of each run (see ``run_table``); a backend
+        may fetch the values in the same query (SQLite: ``sqlite_reads``)."""
+        rows = self._fetch(f"SELECT {self.TABLE_COLS} {body} ORDER BY {order_sql}", params + order_params)
+        values: dict[int, dict] = {row[0]: {} for row in rows}
+        if rows:
+            config, summary = self._value_rows(f"SELECT r.uid {body}", params)
+            for uid, key, value in config:
+                values[uid]["config." + key] = value
+            for uid, key, value in summary:
+                values[uid]["summary." + key] = value
+        return [(*row, values[row[0]]) for row in rows]
 
     def column_keys(self, entity: str | None, project: str, filters: Any = None) -> tuple[list[str], list[str]]:
         """The dotted config keys and scalar summary keys that any run matching ``filters``

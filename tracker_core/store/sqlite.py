@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-from . import codec, history_codec, migrations
+from . import codec, history_codec
 from .base import RunExistsError, RunRecord, Store, WriteBatch
 from .query import Compiler
 from .run_queries import RUN_COLS, run_values
@@ -36,6 +36,7 @@ from .shared_runs import SharedRunWrites
 from .sqlite_reads import SQLiteReads
 from .sqlite_schema import (
     LEAF_COLS,
+    SCHEMA_VERSION,
     empty_leaf,
     flatten_config,
     leaf_row,
@@ -64,8 +65,23 @@ class SQLiteStore(SQLiteReads, SharedRunWrites, Store):
         self._compiler = Compiler()
         self._set_wal()
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self._lock:  # creates / migrates the schema under BEGIN IMMEDIATE, records the version
-            migrations.migrate(self._conn, "sqlite", migrations.sqlite_migrations(), where=f"the store {self.db_path}")
+        if not self._schema_is_current():
+            from . import migrations
+
+            with self._lock:  # creates / migrates the schema under BEGIN IMMEDIATE, records the version
+                migrations.migrate(self._conn, "sqlite", migrations.sqlite_migrations(),
+                                   where=f"the store {self.db_path}")
+
+    def _schema_is_current(self) -> bool:
+        """Whether the recorded schema version is this tracker-core's, read without a
+        transaction: a store is opened far more often than migrated, and ``migrate`` takes
+        the write lock (waiting on any writer). A version is recorded in the transaction
+        that creates or migrates the schema, so reading the current one means it is all there."""
+        try:
+            found = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        except sqlite3.OperationalError:  # no schema_version table: a new database
+            return False
+        return found == SCHEMA_VERSION
 
     def _set_wal(self, deadline_s: float = 60.0) -> None:
         """Switch to WAL. Two processes creating a new database at the same moment get
