@@ -54,6 +54,8 @@ def _ops(rng: random.Random, n: int) -> list[tuple]:
         elif r < 0.84:
             ops.append(("define", rng.choice(KEYS + ("*",)),
                         rng.choice(("min,max", "mean,last", "first,best", "none", "min,max,mean,first,last,best"))))
+        elif r < 0.86:  # rows then need the step metric's latest value unless they hold it
+            ops.append(("step_metric", rng.choice(("b", "c", "*")), rng.choice(("a", "d"))))
         elif r < 0.92:
             ops.append(("read", None, None))
         else:
@@ -72,6 +74,8 @@ def _apply(run, op) -> None:
             del run.summary[a]
     elif kind == "define":
         run.define_metric(a, summary=b, objective="minimize" if "best" in b else None)
+    elif kind == "step_metric":
+        run.define_metric(a, step_metric=b)
     elif kind == "flush":
         run.flush()
 

@@ -82,6 +82,7 @@ class Run(RunWrites):
         if first_step is not None:  # a shared run's writer: the session's common base (shared_runs)
             self._step = first_step
         self._step_sync = self._registry.has_step_metrics  # rows need step-metric syncing
+        self._sync_names = self._registry.step_metric_names  # ... unless they hold all of these
         self._config = Config(self._on_config_change, store.load_config(self._uid) if resumed else None)
         if config:
             self._config.update(config)
@@ -146,7 +147,8 @@ class Run(RunWrites):
             # the writer's drain). No Python loop over the keys on the training thread.
             flat = data.copy()
             with self._lock:
-                if self._row is None and not self._step_sync and not self._finished:
+                sync = self._sync_names
+                if self._row is None and (not sync or flat.keys() >= sync) and not self._finished:
                     seq, self._seq = self._seq, self._seq + 1
                     step, self._step = self._step, self._step + 1
                     self._timestamp = ts = time.time()
@@ -278,6 +280,7 @@ class Run(RunWrites):
             self._catch_up()
             stored = self._registry.define(new, overwrite=overwrite)
             self._step_sync = self._registry.has_step_metrics
+            self._sync_names = self._registry.step_metric_names
             self._defs_dirty = True
             self._state.touch_all()  # renderings (and their query rows) may have changed
         return stored
