@@ -56,8 +56,8 @@ def main() -> None:
                 time.sleep(0.05)
         queries = {
             "first_page": {"project": "bench-api", "limit": 50},
-            "sorted_by_summary": {"project": "bench-api", "limit": 50, "order": "-summary_metrics.s1"},
-            "filtered_sorted": {"project": "bench-api", "limit": 50, "order": "-summary_metrics.s1",
+            "sorted_by_summary": {"project": "bench-api", "limit": 50, "order": "-summary_metrics.s1.max"},
+            "filtered_sorted": {"project": "bench-api", "limit": 50, "order": "-summary_metrics.s1.max",
                                 "filters": json.dumps({"config.c3": {"$gte": 30}})},
         }
         results = {}
