@@ -13,7 +13,8 @@ import pytest
 
 import tracker_core as tc
 from tracker_core.summary_view import leaves_of
-from tracker_core.tensor_stats import Float32FromBfloat16, bfloat16_stats
+from tracker_core.tensor_blob import Float32FromBfloat16
+from tracker_core.tensor_stats import bfloat16_stats
 from tracker_core.values import SMALL_MAX, convert_summary_value, summary_leaf_value, tensor_stats
 
 from .helpers_stats_reference import reference_stats

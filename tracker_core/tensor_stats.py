@@ -15,8 +15,8 @@ the whole tensor: every pass reads it in pieces of at most ``_CHUNK`` elements.
   sums buffers of ``np.getbufsize()`` elements one after the other, so the pieces are
   chained with ``initial=``; native float64 is summed pairwise over the whole array, so
   the same recursion is followed down to subtrees of at most ``_CHUNK`` elements.
-* ``Float32FromBfloat16`` stands for the float32 copy of a bfloat16 tensor: ``np.save``
-  (which the stores use for blobs) writes it converted piece by piece.
+* bfloat16 tensors are read as their uint16 bit patterns (``tensor_blob.py`` writes their
+  float32 blob piece by piece).
 
 Zeros: -0.0 sorts before 0.0 here, while numpy's sort leaves their order unspecified, so
 a percentile of exactly zero may differ from np.percentile's in the sign of the zero only.
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -397,45 +396,3 @@ def _select(pieces: Callable[[], Iterator[np.ndarray]], n: int, ranks: list[int]
                 found[r] = int(cand[start + rank]) + kmin
         todo = nxt
     return found
-
-
-# -- bfloat16 blobs ---------------------------------------------------------------------------
-
-class Float32FromBfloat16:
-    """The float32 array a bfloat16 tensor converts to exactly, without holding it.
-
-    The stores write blobs with ``np.save``, which defers to ``__array_function__``: this
-    object writes the same .npy bytes as ``np.save`` of the converted array, converting
-    ``_CHUNK`` elements at a time. Any other numpy function gets the converted array.
-    It reads the tensor's memory when written: write it before the tensor can change."""
-
-    def __init__(self, bits: np.ndarray) -> None:
-        self.bits = bits  # uint16 bit patterns, any layout
-        self.shape, self.ndim, self.size = bits.shape, bits.ndim, bits.size
-        self.dtype = np.dtype(np.float32)
-        self.nbytes = 4 * bits.size
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = _bf16_to_f32(self.bits)
-        return out if dtype is None else out.astype(dtype, copy=False)
-
-    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
-        if func is np.save:
-            return self._save(*args, **kwargs)
-        args = tuple(np.asarray(a) if a is self else a for a in args)
-        return func(*args, **kwargs)
-
-    def _save(self, file: Any, arr: Any = None, allow_pickle: bool = True, fix_imports: Any = None) -> None:
-        if not hasattr(file, "write"):
-            file = os.fspath(file)
-            if not file.endswith(".npy"):
-                file += ".npy"
-            with open(file, "wb") as f:
-                return self._save(f)
-        # np.save writes an F-contiguous (not C-contiguous) array in Fortran order.
-        fortran = self.bits.flags.f_contiguous and not self.bits.flags.c_contiguous
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": bool(fortran),
-                  "shape": tuple(self.shape)}
-        np.lib.format.write_array_header_1_0(file, header)  # np.save's choice at <= 64 dimensions
-        for piece in _c_pieces(self.bits.T if fortran else self.bits, _CHUNK):
-            file.write(_bf16_to_f32(piece).data)

@@ -271,7 +271,8 @@ def _convert_array(
     arr: np.ndarray | _Bf16Bits, type_name: str, dtype_name: str, owned: bool, mode: int
 ) -> tuple[object, Any]:
     if type(arr) is _Bf16Bits:
-        from .tensor_stats import Float32FromBfloat16, bfloat16_stats
+        from .tensor_blob import Float32FromBfloat16
+        from .tensor_stats import bfloat16_stats
 
         if arr.bits.size <= SMALL_MAX or mode == _LOG:
             arr, owned = np.asarray(Float32FromBfloat16(arr.bits)), True
