@@ -177,7 +177,7 @@ def test_group_rows_matches_a_row_by_row_regrouping(seed):
     out, seq = [], 0
     for _ in range(rng.randint(1, 60)):
         keys = rng.choice(keysets) if rng.random() < 0.3 or not out else tuple(out[-1][3])
-        out.append((seq, seq // 2, 1.0 + seq, {k: rng.random() for k in keys}))
+        out.append((seq, seq // 2, 1.0 + seq, {k: rng.choice((rng.random(), 3, None, True)) for k in keys}))
         seq += rng.randint(1, 3)
     g = history_codec.group_rows(out)
     ref = _reference_groups(out)
@@ -185,8 +185,13 @@ def test_group_rows_matches_a_row_by_row_regrouping(seed):
     assert {p: (list(s), list(v)) for p, (s, v) in g.per_key.items()} == ref
     assert g.seqs == [r[0] for r in out] and g.steps == [r[1] for r in out] and g.stamps == [r[2] for r in out]
     head = rng.randint(0, len(out))
-    both = history_codec.concat_grouped(history_codec.group_rows(out[:head]), history_codec.group_rows(out[head:]))
+    then = history_codec.group_rows(out[head:])
+    if then.seqs:  # the summary takes the second part and records its value types on the way
+        SummaryState().apply_columns(then.per_key, then.seqs, then.steps, then.kinds)
+    both = history_codec.concat_grouped(history_codec.group_rows(out[:head]), then)
     assert {p: (list(s), list(v)) for p, (s, v) in both.per_key.items()} == ref
+    assert history_codec.pack_rows(out, both) == history_codec.pack_rows(out)  # kinds carried over exactly
+    assert history_codec.pack_rows(out, g) == history_codec.pack_rows(out)
 
 
 @pytest.mark.parametrize("values", [

@@ -216,7 +216,7 @@ class Run(RunWrites):
         if done == len(rows):
             return history_codec.group_rows(rows) if grouped and rows else None
         g = history_codec.group_rows(rows[done:] if done else rows)
-        self._state.apply_columns(g.per_key, g.seqs, g.steps)
+        self._state.apply_columns(g.per_key, g.seqs, g.steps, g.kinds)
         self._applied = len(rows)
         if grouped and done:
             return history_codec.concat_grouped(history_codec.group_rows(rows[:done]), g)

@@ -225,10 +225,10 @@ class SummaryState:
         self.dirty.update(row)
         self.version += 1
 
-    def apply_columns(self, per_key: dict, seqs: list, steps: list) -> None:
+    def apply_columns(self, per_key: dict, seqs: list, steps: list, kinds_out: dict | None = None) -> None:
         """Rows committed at once, regrouped by key: the same as ``apply`` row by row, a key
         at a time (see :func:`summary_columns.apply_columns`)."""
-        apply_columns(self, per_key, seqs, steps)
+        apply_columns(self, per_key, seqs, steps, kinds_out)
 
     def write(self, path: Path, value, blob: str | None = None) -> None:
         """An explicit write of one leaf value: overrides until the next log of the leaf."""

@@ -42,7 +42,7 @@ class _StepLookup:
         return self.by_seq[col_seqs[i]]
 
 
-def apply_columns(state: SummaryState, per_key: dict, seqs: list, steps: list) -> None:
+def apply_columns(state: SummaryState, per_key: dict, seqs: list, steps: list, kinds_out: dict | None = None) -> None:
     """Rows committed at once, in program order, regrouped by key
     (``history_codec.group_rows``): ``per_key`` maps a path to the sequence numbers of
     the rows holding it and its values; ``seqs``/``steps``: every row's, in order.
@@ -50,7 +50,8 @@ def apply_columns(state: SummaryState, per_key: dict, seqs: list, steps: list) -
     The same result as ``SummaryState.apply`` row by row (observe and aggregate), computed a key at a
     time: the sum left to right (what ``+=`` does, so means stay bit-identical to a
     replay), min/max and their first step with builtins. A column with NaN, a
-    non-number or an overflow takes the value-by-value loop. Only for rows with no
+    non-number or an overflow takes the value-by-value loop. ``kinds_out`` receives each
+    path's set of value types (the history chunks need it too). Only for rows with no
     pending part and paths that cannot collide within the batch (top-level keys:
     ``Run.log``'s fast path)."""
     leaves = state.leaves
@@ -69,6 +70,8 @@ def apply_columns(state: SummaryState, per_key: dict, seqs: list, steps: list) -
             st.first, st.has_first, st.first_seq = vals[0], True, col_seqs[0]
         st.count += len(vals)
         kinds = set(map(type, vals))
+        if kinds_out is not None:
+            kinds_out[path] = kinds
         if not kinds <= _NUMBERS:
             if kinds & _NUMBERS:
                 _aggregate_each(st, col_seqs, vals, step_at)

@@ -42,9 +42,11 @@ def _unpack(typecode: str, data: bytes) -> list:
     return arr.tolist()
 
 
-def pack_values(values: list) -> tuple[str, bytes]:
-    """``(kind, payload)`` for one key's values, exact for every kind."""
-    kinds = set(map(type, values))
+def pack_values(values: list, kinds: set | None = None) -> tuple[str, bytes]:
+    """``(kind, payload)`` for one key's values, exact for every kind (``kinds``: the set of
+    the values' types, when the caller has it)."""
+    if kinds is None:
+        kinds = set(map(type, values))
     if kinds == {float}:
         return "f8", _pack("d", values)
     if kinds == {int} and _I64_MIN <= min(values) and max(values) <= _I64_MAX:
@@ -70,6 +72,7 @@ class Grouped(NamedTuple):
     steps: list
     stamps: list
     per_key: dict  # path -> (seqs of the rows holding it, their values), first-appearance order
+    kinds: dict  # path -> set of its values' types, where the summary computed it already
 
 
 def group_rows(rows: list[Row]) -> Grouped:
@@ -92,7 +95,8 @@ def group_rows(rows: list[Row]) -> Grouped:
                 pass
             else:  # one seqs list serves every key: readers never change it
                 return Grouped(seq_list, steps, stamps, {
-                    (key if type(key) is tuple else (key,)): (seq_list, column) for key, column in zip(keys, columns)})
+                    (key if type(key) is tuple else (key,)): (seq_list, column) for key, column in zip(keys, columns)},
+                    {})
     per_key: dict[tuple, tuple[list, list]] = {}
     entries: dict = {}  # a row's key as written -> its entry of per_key
     sigs = [tuple(d) for d in dicts]
@@ -116,12 +120,13 @@ def group_rows(rows: list[Row]) -> Grouped:
                 entry[0].extend(seqs)
                 entry[1].extend(column)
         start = end
-    return Grouped(seq_list, steps, stamps, per_key)
+    return Grouped(seq_list, steps, stamps, per_key, {})
 
 
 def concat_grouped(first: Grouped, then: Grouped) -> Grouped:
     """The grouping of ``first``'s rows followed by ``then``'s (neither is changed)."""
     per_key = {p: (list(s), list(v)) for p, (s, v) in first.per_key.items()}
+    kinds = {}
     for path, (seqs, vals) in then.per_key.items():
         entry = per_key.get(path)
         if entry is None:
@@ -129,7 +134,10 @@ def concat_grouped(first: Grouped, then: Grouped) -> Grouped:
         else:
             entry[0].extend(seqs)
             entry[1].extend(vals)
-    return Grouped(first.seqs + then.seqs, first.steps + then.steps, first.stamps + then.stamps, per_key)
+        known = then.kinds.get(path)
+        if known is not None:  # the types of ``first``'s few values are added to those known
+            kinds[path] = known.union(map(type, first.per_key[path][1])) if path in first.per_key else known
+    return Grouped(first.seqs + then.seqs, first.steps + then.steps, first.stamps + then.stamps, per_key, kinds)
 
 
 def path_row(row: dict) -> dict:
@@ -140,16 +148,24 @@ def path_row(row: dict) -> dict:
 def pack_rows(rows: list[Row], grouped: Grouped | None = None) -> tuple[dict, list[dict]]:
     """Rows of one flush -> the rows chunk and one values chunk per key (``grouped``:
     ``group_rows(rows)`` when the caller has it already)."""
-    seq_list, steps, stamps, per_key = grouped if grouped is not None else group_rows(rows)
+    seq_list, steps, stamps, per_key, kinds = grouped if grouped is not None else group_rows(rows)
+    packed: dict[int, bytes] = {}  # id(list) -> its bytes: rows holding every key share one seqs list
+
+    def pack_seqs(seqs: list) -> bytes:
+        data = packed.get(id(seqs))
+        if data is None:
+            data = packed[id(seqs)] = _pack("q", seqs)
+        return data
+
     seq0 = min(seq_list)
     rows_chunk = {"seq0": seq0, "max_seq": max(seq_list), "n": len(rows), "min_step": min(steps),
-                  "max_step": max(steps), "seqs": _pack("q", seq_list), "steps": _pack("q", steps),
+                  "max_step": max(steps), "seqs": pack_seqs(seq_list), "steps": _pack("q", steps),
                   "ts": _pack("d", stamps)}
     value_chunks = []
     for pos, (path, (seqs, values)) in enumerate(per_key.items()):  # pos: first-appearance order
-        kind, payload = pack_values(values)
+        kind, payload = pack_values(values, kinds.get(path))
         value_chunks.append({"path": codec.path_key(path), "key": codec.dotted(path), "seq0": seq0, "pos": pos,
-                             "kind": kind, "seqs": _pack("q", seqs), "vals": payload})
+                             "kind": kind, "seqs": pack_seqs(seqs), "vals": payload})
     return rows_chunk, value_chunks
 
 
