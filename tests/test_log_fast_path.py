@@ -36,11 +36,15 @@ def _value(rng: random.Random):
 
 def _ops(rng: random.Random, n: int) -> list[tuple]:
     ops = []
+    mono = 0  # a step that mostly moves forward, as a training loop's log(row, step=i)
     for _ in range(n):
         r = rng.random()
         row = {k: _value(rng) for k in rng.sample(KEYS, rng.randint(0, len(KEYS)))}
-        if r < 0.55:
+        if r < 0.35:
             ops.append(("log", row, {}))
+        elif r < 0.55:
+            mono += rng.choice((0, 0, 1, 1, 2, 40))
+            ops.append(("log", row, {"step": mono}))
         elif r < 0.62:
             ops.append(("log", row, {"commit": False}))
         elif r < 0.68:
@@ -99,22 +103,24 @@ def _play(ops: list, name: str, fast: bool) -> tuple[list, object]:
     for i, op in enumerate(ops):
         _apply(run, op)
         if op[0] == "read" or i % 40 == 39:
-            seen.append((user_view(run.summary), _details(run)))
-    seen.append((user_view(run.summary), _details(run)))
+            seen.append((user_view(run.summary), _details(run), run.step))
+    seen.append((user_view(run.summary), _details(run), run.step))
     run.finish()
+    seen.append(({}, {}, run.step))
     return seen, run
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(16))
 def test_fast_path_equals_general_path(seed, monkeypatch):
     monkeypatch.setenv("TRACKER_FLUSH_INTERVAL", "0.01")  # the writer drains between calls, too
     ops = _ops(random.Random(seed), 160)
     seen_fast, fast = _play(ops, "fast", True)
     seen_slow, slow = _play(ops, "slow", False)
     assert len(seen_fast) == len(seen_slow)
-    for (summary_f, details_f), (summary_s, details_s) in zip(seen_fast, seen_slow):
+    for (summary_f, details_f, step_f), (summary_s, details_s, step_s) in zip(seen_fast, seen_slow):
         check(summary_f, summary_s)
         assert same(details_f, details_s), (details_f, details_s)
+        assert step_f == step_s
     check(stored(fast), stored(slow))
     assert same(rows(fast), rows(slow))
 
@@ -215,3 +221,32 @@ def test_apply_columns_equals_apply_row_by_row(values):
         if isinstance(a[name], float) and a[name] == 0.0:
             assert math.copysign(1, a[name]) == math.copysign(1, b[name]), name
     assert batch.step == steps[-1]  # apply() leaves the step to Run._commit; apply_columns takes it
+
+
+def test_open_row_at_a_step_is_visible_merged_and_committed_by_finish(monkeypatch):
+    monkeypatch.setenv("TRACKER_FLUSH_INTERVAL", "3600")  # no drain in between: the fast path's open row stays
+    run = tc.init(project="fp", system_metrics=False)
+    run.log({"loss": 2.0, "acc": 0.1}, step=0)  # new keys: general path
+    run.log({"loss": 1.5}, step=3)  # known keys: the open row of the fast path
+    assert run._row_fast
+    run.log({"acc": 0.25}, step=3)  # same step: merged into the open row
+    run.log({"loss": 1.0}, step=7)
+    assert run._row_fast and run.step == 7
+    run.finish()  # commits the open row at step 7, then the next step is 8
+    assert run.step == 8
+    assert [(r["_step"], r.get("loss"), r.get("acc")) for r in rows(run)] == [(0, 2.0, 0.1), (3, 1.5, 0.25), (7, 1.0, None)]
+    assert stored(run)["loss"] == 1.0 and stored(run)["_step"] == 7
+
+
+def test_summary_read_sees_the_open_row_of_the_fast_path(monkeypatch):
+    monkeypatch.setenv("TRACKER_FLUSH_INTERVAL", "3600")
+    run = tc.init(project="fp", system_metrics=False)
+    run.define_metric("loss", summary="min,last")
+    run.log({"loss": 2.0}, step=0)
+    run.log({"loss": 0.5}, step=1)  # open: not aggregated yet (W&B: until the row is committed)
+    assert run._row_fast
+    assert user_view(run.summary)["loss"] == {"min": 2.0, "last": 0.5}
+    run.log({"loss": 3.0}, step=2)  # commits step 1's row
+    assert user_view(run.summary)["loss"] == {"min": 0.5, "last": 3.0}
+    run.finish()
+    assert stored(run)["loss"] == {"min": 0.5, "last": 3.0}

@@ -64,6 +64,7 @@ class Run(RunWrites):
         self._paths: dict[str, tuple] = {}
         self._known: set[str] = set()  # the top-level keys checked by the general path of log()
         self._row: dict | None = None  # the pending (uncommitted) row
+        self._row_fast = False  # opened by log()'s fast path (str keys, not observed yet: _settle_fast_row)
         self._row_seq = 0  # its sequence number, given when it was opened
         self._step = 0  # step of the pending / next row
         self._finished = False  # no more logging
@@ -138,22 +139,42 @@ class Run(RunWrites):
         ``commit=False`` keeps the row open for more keys; ``step=s`` with ``s`` above the
         current step starts a new row at ``s``; a lower ``s`` adds its own row (kept, unless
         ``init(strict=True)``, where it raises ``ValueError``)."""
-        if (step is None and commit is None and type(data) is dict and not self._finished
+        if (commit is None and type(data) is dict and not self._finished
                 and self._known.issuperset(data) and _FAST.issuperset(map(type, data.values()))):
-            # The fast path: a plain dict of known top-level keys and plain values, committed
-            # at once. The row is a copy of the caller's dict (str keys stand for top-level
-            # paths: history_codec.group_rows) and the summary takes it later, a batch of rows
-            # at a time (``_catch_up``: before anything reads or changes the summary, and in
-            # the writer's drain). No Python loop over the keys on the training thread.
+            # The fast path: a plain dict of known top-level keys and plain values, at the
+            # next step or at ``step=`` (not below the current one). The row is a copy of the
+            # caller's dict (str keys stand for top-level paths: history_codec.group_rows);
+            # the summary takes committed rows later, a batch at a time (``_catch_up``: before
+            # anything reads or changes the summary, and in the writer's drain). No Python
+            # loop over the keys on the training thread.
             flat = data.copy()
             with self._lock:
                 sync = self._sync_names
-                if self._row is None and (not sync or flat.keys() >= sync) and not self._finished:
-                    seq, self._seq = self._seq, self._seq + 1
-                    step, self._step = self._step, self._step + 1
-                    self._timestamp = ts = time.time()
-                    self._rows.append((seq, step, ts, flat))
-                    return
+                if (not sync or flat.keys() >= sync) and not self._finished:
+                    if step is None:
+                        if self._row is None:
+                            seq, self._seq = self._seq, self._seq + 1
+                            step, self._step = self._step, self._step + 1
+                            self._timestamp = ts = time.time()
+                            self._rows.append((seq, step, ts, flat))
+                            return
+                    elif type(step) is int and step >= self._step:
+                        # W&B's log(row, step=s): the row stays open for more keys at s and is
+                        # committed when a later step starts (or at finish)
+                        if step > self._step:
+                            if self._row_fast:
+                                self._commit_fast_row()
+                            elif self._row is not None:  # an open row of the general path
+                                self._catch_up()
+                                self._commit_pending()
+                            self._step = step
+                        if self._row is None:
+                            self._row, self._row_fast = flat, True
+                            self._row_seq, self._seq = self._seq, self._seq + 1
+                            return
+                        if self._row_fast:
+                            self._row.update(flat)
+                            return
         self._log(data, step, commit)
 
     def _log(self, data: Mapping[str, Any], step: int | None, commit: bool | None) -> None:
@@ -208,16 +229,33 @@ class Run(RunWrites):
                 self._commit_pending()
                 self._step += 1
 
+    def _commit_fast_row(self) -> None:
+        """The open row of the fast path enters history, for the summary to take later."""
+        self._timestamp = ts = time.time()
+        self._rows.append((self._row_seq, self._step, ts, self._row))
+        self._row, self._row_fast = None, False
+
+    def _settle_fast_row(self) -> None:
+        """The open row of the fast path becomes an ordinary open row: its values are
+        observed now (last values), as the general path does at each call."""
+        row = self._row = history_codec.path_row(self._row)  # type: ignore[arg-type]
+        self._row_fast = False
+        self._state.apply(row, self._row_seq, self._step, aggregate=False)
+
     def _catch_up(self, grouped: bool = False) -> history_codec.Grouped | None:
         """The summary takes the rows the fast path of ``log`` committed since the last call
         (under the lock). With ``grouped``, returns the regrouping of all of ``self._rows``
         (the writer packs history from it instead of grouping the rows again)."""
         rows, done = self._rows, self._applied
         if done == len(rows):
+            if self._row_fast:
+                self._settle_fast_row()
             return history_codec.group_rows(rows) if grouped and rows else None
         g = history_codec.group_rows(rows[done:] if done else rows)
         self._state.apply_columns(g.per_key, g.seqs, g.steps, g.kinds)
         self._applied = len(rows)
+        if self._row_fast:  # opened after the rows just taken
+            self._settle_fast_row()
         if grouped and done:
             return history_codec.concat_grouped(history_codec.group_rows(rows[:done]), g)
         return g if grouped else None
@@ -348,8 +386,10 @@ class Run(RunWrites):
             if self._closed:
                 return
             if not self._finished:
-                self._catch_up()
-                if self._row is not None:
+                if self._row_fast:  # the summary takes it with the other rows, in the drain
+                    self._commit_fast_row()
+                    self._step += 1
+                elif self._row is not None:
                     self._commit_pending()
                     self._step += 1
                 self._finished = True
