@@ -234,7 +234,8 @@ def test_open_row_at_a_step_is_visible_merged_and_committed_by_finish(monkeypatc
     assert run._row_fast and run.step == 7
     run.finish()  # commits the open row at step 7, then the next step is 8
     assert run.step == 8
-    assert [(r["_step"], r.get("loss"), r.get("acc")) for r in rows(run)] == [(0, 2.0, 0.1), (3, 1.5, 0.25), (7, 1.0, None)]
+    got = [(r["_step"], r.get("loss"), r.get("acc")) for r in rows(run)]
+    assert got == [(0, 2.0, 0.1), (3, 1.5, 0.25), (7, 1.0, None)]
     assert stored(run)["loss"] == 1.0 and stored(run)["_step"] == 7
 
 

@@ -22,7 +22,7 @@ from .config import Config
 from .errors import RunFinishedError
 from .monitor import RunMonitor
 from .run_writes import RunWrites
-from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch, history_codec
+from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch
 from .store.writer import BackgroundWriter
 from .summary import SummaryState, Tree
 from .summary_view import SummaryView, leaves_of
@@ -234,31 +234,6 @@ class Run(RunWrites):
         self._timestamp = ts = time.time()
         self._rows.append((self._row_seq, self._step, ts, self._row))
         self._row, self._row_fast = None, False
-
-    def _settle_fast_row(self) -> None:
-        """The open row of the fast path becomes an ordinary open row: its values are
-        observed now (last values), as the general path does at each call."""
-        row = self._row = history_codec.path_row(self._row)  # type: ignore[arg-type]
-        self._row_fast = False
-        self._state.apply(row, self._row_seq, self._step, aggregate=False)
-
-    def _catch_up(self, grouped: bool = False) -> history_codec.Grouped | None:
-        """The summary takes the rows the fast path of ``log`` committed since the last call
-        (under the lock). With ``grouped``, returns the regrouping of all of ``self._rows``
-        (the writer packs history from it instead of grouping the rows again)."""
-        rows, done = self._rows, self._applied
-        if done == len(rows):
-            if self._row_fast:
-                self._settle_fast_row()
-            return history_codec.group_rows(rows) if grouped and rows else None
-        g = history_codec.group_rows(rows[done:] if done else rows)
-        self._state.apply_columns(g.per_key, g.seqs, g.steps, g.kinds)
-        self._applied = len(rows)
-        if self._row_fast:  # opened after the rows just taken
-            self._settle_fast_row()
-        if grouped and done:
-            return history_codec.concat_grouped(history_codec.group_rows(rows[:done]), g)
-        return g if grouped else None
 
     def _commit_pending(self) -> None:
         """The open row enters history and the aggregates, with its final values."""

@@ -1,6 +1,8 @@
 """What the background writer takes from a live run (``Run``'s side of
 ``store.writer.BackgroundWriter``): a batch of everything new since the last flush,
-put back after a failed write, and, for a shared run, the store's merged summary taken in.
+put back after a failed write, and, for a shared run, the store's merged summary taken in;
+and how the summary takes the rows of ``log()``'s fast path (``_catch_up``), which the
+drain and every reader of the summary call.
 
 Called from the writer thread; everything here runs under the run's lock.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .store import WriteBatch
+from .store import WriteBatch, history_codec
 from .store.liveness import HEARTBEAT_INTERVAL
 from .store.shared_runs import SharedWrite, new_token
 
@@ -19,7 +21,6 @@ if TYPE_CHECKING:
 
     from .metrics import MetricRegistry
     from .monitor import RunMonitor
-    from .store import history_codec
     from .summary import SummaryState
 
 
@@ -44,8 +45,35 @@ class RunWrites:
     _shared_ops: list
     _shared_retry: WriteBatch | None
 
-    if TYPE_CHECKING:
-        def _catch_up(self, grouped: bool = False) -> history_codec.Grouped | None: ...
+    _row: dict | None
+    _row_seq: int
+    _row_fast: bool
+    _step: int
+
+    def _settle_fast_row(self) -> None:
+        """The open row of the fast path becomes an ordinary open row: its values are
+        observed now (last values), as the general path does at each call."""
+        row = self._row = history_codec.path_row(self._row)  # type: ignore[arg-type]
+        self._row_fast = False
+        self._state.apply(row, self._row_seq, self._step, aggregate=False)
+
+    def _catch_up(self, grouped: bool = False) -> history_codec.Grouped | None:
+        """The summary takes the rows the fast path of ``log`` committed since the last call
+        (under the lock). With ``grouped``, returns the regrouping of all of ``self._rows``
+        (the writer packs history from it instead of grouping the rows again)."""
+        rows, done = self._rows, self._applied
+        if done == len(rows):
+            if self._row_fast:
+                self._settle_fast_row()
+            return history_codec.group_rows(rows) if grouped and rows else None
+        g = history_codec.group_rows(rows[done:] if done else rows)
+        self._state.apply_columns(g.per_key, g.seqs, g.steps, g.kinds)
+        self._applied = len(rows)
+        if self._row_fast:  # opened after the rows just taken
+            self._settle_fast_row()
+        if grouped and done:
+            return history_codec.concat_grouped(history_codec.group_rows(rows[:done]), g)
+        return g if grouped else None
 
     def _runtime(self) -> float:
         return self._prior_runtime + (time.time() - self._start)
