@@ -234,3 +234,26 @@ def test_gpu_list_empty_without_pynvml_or_driver(monkeypatch):
     assert metadata.gpu_info() == []
     monkeypatch.setitem(sys.modules, "pynvml", _fake_pynvml(fail_init=True))
     assert metadata.gpu_info() == []
+
+
+def test_library_versions_agree_with_importlib_metadata_for_every_installed_distribution():
+    """The directory-name scan gives what importlib.metadata.version gives, for every
+    distribution installed here (first on sys.path wins in both), names in any spelling."""
+    names = sorted({d.metadata["Name"] for d in importlib.metadata.distributions() if d.metadata["Name"]})
+    assert len(names) > 20
+    expected = {}
+    for name in names:
+        try:
+            expected[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - broken metadata
+            continue
+    assert metadata.library_versions(names) == expected
+    odd = ["Scikit_Learn", "PyYAML", "typing-extensions", "typing_extensions"]
+    got = metadata.library_versions(odd)
+    for name in odd:
+        try:
+            want = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            assert name not in got
+        else:
+            assert got[name] == want
