@@ -172,6 +172,27 @@ def test_order_by_a_dict_of_aggregates_names_the_keys_to_use(store_url, spelling
     assert [r.id for r in api.runs(PROJECT, order=f"-{spelling}nosuchkey")] == ["r0", "r1", "r2", "r3"]
 
 
+@pytest.mark.parametrize("spelling", ["summary_metrics.", "summary."])
+def test_filter_on_a_dict_of_aggregates_names_the_keys_to_use(store_url, spelling):  # noqa: F811
+    """Comparing a dict-valued summary key with a value would match nothing, silently."""
+    make_runs(store_url)
+    api = tc.Api(store=store_url)
+    for filters in ({f"{spelling}loss": {"$lt": 1}}, {f"{spelling}loss": 0.5},
+                    {"$or": [{"state": "finished"}, {f"{spelling}loss": {"$in": [1, 2]}}]},
+                    {f"{spelling}user": {"$ne": 3}}):
+        with pytest.raises(FilterError) as info:
+            api.runs(PROJECT, filters=filters)
+        assert "cannot filter on" in str(info.value) and f"'{spelling}" in str(info.value)
+        assert ".min'" in str(info.value) or ".a'" in str(info.value)
+        with pytest.raises(FilterError):
+            open_store(store_url).count_runs(None, PROJECT, filters)
+    # what is allowed: its keys, $exists, equality with null (= missing)
+    # (r1 logged only NaN: no min; r2 logged nothing: no loss at all)
+    assert [r.id for r in api.runs(PROJECT, filters={f"{spelling}loss.min": {"$lt": 10}})] == ["r0", "r3"]
+    assert [r.id for r in api.runs(PROJECT, filters={f"{spelling}loss": {"$exists": True}})] == ["r0", "r1", "r3"]
+    assert [r.id for r in api.runs(PROJECT, filters={f"{spelling}loss": None})] == ["r2"]
+
+
 def test_order_by_a_key_some_runs_hold_as_one_value_is_allowed(store_url):  # noqa: F811
     make_runs(store_url)
     run = tc.init(project=PROJECT, entity="team", id="plain", store=store_url)

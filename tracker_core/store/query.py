@@ -188,6 +188,30 @@ class Compiler:
             raise FilterError(f"order must be a str like '-summary_metrics.acc' or a list of them, got {order!r}")
         return list(items)
 
+    def summary_filter_fields(self, filters: Any) -> list[tuple[str, str]]:
+        """``(field as written, summary key)`` of every summary value ``filters`` compares
+        with a value (``$exists`` and equality with null excepted): like the order's, the
+        keys a store checks against dict-valued summaries. Call after :meth:`where`."""
+        out: list[tuple[str, str]] = []
+
+        def walk(doc: Any) -> None:
+            for key, cond in doc.items():
+                if key in LOGICAL:
+                    for sub in cond:
+                        walk(sub)
+                    continue
+                table, summary_key = self._split(key)
+                if table != "summary_values":
+                    continue
+                ops = (cond.items() if isinstance(cond, dict) and any(str(k).startswith("$") for k in cond)
+                       else [("$eq", cond)])
+                if any(op != "$exists" and not (op in ("$eq", "$ne") and arg is None) for op, arg in ops):
+                    out.append((key, summary_key))
+
+        if isinstance(filters, dict):
+            walk(filters)
+        return out
+
     def summary_order_fields(self, order: Any) -> list[tuple[str, str]]:
         """``(field as written, summary key)`` of every summary value ``order`` sorts by: the
         keys a store checks against dict-valued summaries (see ``run_queries``)."""

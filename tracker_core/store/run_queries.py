@@ -115,15 +115,24 @@ class RunQueries:
         ph = self._compiler.ph
         scope = f"r.project = {ph}" + (f" AND r.entity = {ph}" if entity is not None else "")
         scope_params = [project] + ([entity] if entity is not None else [])
+        fields = self._compiler.summary_filter_fields(filters) if filters else []
+        if fields:  # the project's runs, not the filtered ones: the filter is what is checked
+            self._check_dict_fields(f"FROM runs r WHERE {scope}", scope_params, fields, "filter on")
         return f"FROM runs r WHERE {scope} AND ({where})", scope_params + params
 
     def _check_order(self, body: str, params: list, order: Any) -> None:
-        """A FilterError for ordering by a summary key that no matching run holds as one
-        value while some hold values below it (``loss`` of a metric with ``summary="min,max"``
-        is ``{"min": .., "max": ..}``): that order would silently fall back to creation order.
-        Costs one query per summary key ordered by (a seek per run), none otherwise."""
+        """A FilterError for ordering by a summary key that holds a dict (see
+        :meth:`_check_dict_fields`): that order would silently fall back to creation order."""
+        self._check_dict_fields(body, params, self._compiler.summary_order_fields(order), "order by")
+
+    def _check_dict_fields(self, body: str, params: list, fields: list[tuple[str, str]], verb: str) -> None:
+        """A FilterError for each summary key in ``fields`` that no run of ``body`` holds as
+        one value while some hold values below it (``loss`` of a metric with
+        ``summary="min,max"`` is ``{"min": .., "max": ..}``): ordering by it or comparing it
+        with a value would silently sort by nothing or match nothing. The message names the
+        keys to use. Costs one query per such key (a seek per run), none otherwise."""
         ph, sub = self._compiler.ph, f"SELECT r.uid {body}"
-        for field, key in self._compiler.summary_order_fields(order):
+        for field, key in fields:
             if self._fetch(f"SELECT 1 FROM summary_values v WHERE v.uid IN ({sub}) AND v.key = {ph} AND "
                            f"{SCALAR_VALUE.format(v='v.')} LIMIT 1", params + [key]):
                 continue
@@ -135,8 +144,8 @@ class RunQueries:
             if below:
                 written = field[:len(field) - len(key)]  # "summary_metrics." or "summary."
                 allowed = ", ".join(repr(written + k) for k in below[:20]) + (", ..." if len(below) > 20 else "")
-                raise FilterError(f"cannot order by {field!r}: its value is a dict (e.g. a metric's aggregates), "
-                                  f"not one value; order by one of its keys: {allowed}")
+                raise FilterError(f"cannot {verb} {field!r}: its value is a dict (e.g. a metric's aggregates), "
+                                  f"not one value; {verb} one of its keys: {allowed}")
 
     def validate_query(self, entity: str | None, project: str, filters: Any = None, order: Any = None) -> None:
         """Raise :class:`FilterError` for a bad filter or order without fetching runs
