@@ -188,3 +188,24 @@ def test_r2_explicit_write_to_defined_leaf_is_final_if_not_logged_again():
     run.log({"loss": 0.3})
     run.summary["loss"] = {"custom": 1}
     finish_and_check(run, {"loss": {"custom": 1}, "_step": 0})
+
+
+def test_derived_summary_keys_cannot_be_written_or_deleted():
+    """_step, _runtime and _timestamp are kept by the tracker: a write would make the summary
+    disagree with the filters (which read the run's columns) and with history."""
+    run = tc.init(project="derived", system_metrics=False)
+    run.log({"loss": 1.0})
+    for key in ("_step", "_runtime", "_timestamp"):
+        with pytest.raises(ValueError, match=key):
+            run.summary[key] = 99
+        with pytest.raises(ValueError, match=key):
+            del run.summary[key]
+        with pytest.raises(ValueError, match=key):
+            run.summary.update({key: 1})
+    run.summary["nested"] = {"_step": 3}  # only the top-level keys are the tracker's
+    assert run.summary["_step"] == 0 and run.summary["nested"]["_step"] == 3
+    run.finish()
+    stored_run = tc.Api().run(run.path)
+    with pytest.raises(ValueError, match="_step"):
+        stored_run.summary["_step"] = 99
+    assert stored_run.summary["_step"] == 0

@@ -29,6 +29,11 @@ class SummaryOwner(Protocol):
     def summary_flush(self) -> None: ...
 
 
+# Top-level summary keys the tracker derives (DESIGN.md 3.2): written by nobody else, so
+# that the summary, the filters (which read the run's columns for them) and history agree.
+DERIVED_KEYS = ("_step", "_runtime", "_timestamp")
+
+
 def is_subtree_value(value: Any) -> bool:
     """A written Mapping is a subtree of leaves, unless it is a typed value (``_type``)."""
     return isinstance(value, Mapping) and "_type" not in value
@@ -118,13 +123,22 @@ class SummaryView(MutableMapping):
             return SummaryView(self._owner, self._path(key))
         return value
 
+    def _writable(self, key: Any, verb: str) -> tuple:
+        path = self._path(key)
+        if path[0] in DERIVED_KEYS and len(path) == 1:
+            raise ValueError(f"summary key {key!r} cannot be {verb}: {', '.join(DERIVED_KEYS)} are kept by the "
+                             f"tracker (the largest step logged, the run time, the last log time); "
+                             f"use log(..., step=) for steps")
+        return path
+
     def __setitem__(self, key: str, value: Any) -> None:
+        path = self._writable(key, "set")
         if isinstance(value, SummaryView):
             value = value.to_dict()
-        self._owner.summary_set(self._path(key), value)
+        self._owner.summary_set(path, value)
 
     def __delitem__(self, key: str) -> None:
-        self._owner.summary_delete(self._path(key))
+        self._owner.summary_delete(self._writable(key, "deleted"))
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._node()))
