@@ -154,3 +154,24 @@ def test_rows_are_drawn_before_the_catalogue_arrives(ui):
     assert {"summary.loss.max", "summary.w"} <= set(headers(page)) and not page.is_disabled("#columns-button")
     assert headers(page) == [c["key"] for c in catalog(page, "/api/columns?project=team/ui") if c["default"]]
     assert page.errors == [] and page.outside == []
+
+
+def test_ints_beyond_2_53_show_every_digit_in_the_table(ui):
+    """A JS number would round 2**70 + 1; /api/runs sends such ints as {"$int": digits}."""
+    import tracker_core as tc
+
+    page, base = ui
+    run = tc.init(project="ui", entity="team", id="rbig", name="big", config={"seed": 2**70 + 1, "small": 2**53 - 1})
+    run.summary["count"] = -(2**63) - 7
+    run.finish()
+    load(page, base + "/team/ui?col=config.seed&col=config.small&col=summary.count&filters="
+         + '{"id":"rbig"}')
+    assert run_ids(page) == ["rbig"]
+    cell = '#runs tr[data-id="rbig"] td[data-key="{}"]'
+    assert page.text_content(cell.format("config.seed")) == str(2**70 + 1)
+    assert page.text_content(cell.format("config.small")) == str(2**53 - 1)  # still a plain JSON number
+    assert page.text_content(cell.format("summary.count")) == str(-(2**63) - 7)
+    assert "num" in page.get_attribute(cell.format("summary.count"), "class")
+    rows = page.evaluate("url => fetch(url).then(r => r.json())", "/api/runs?project=team/ui&col=config.seed")["runs"]
+    assert [r["config"] for r in rows if r["id"] == "rbig"] == [{"seed": {"$int": str(2**70 + 1)}}]
+    assert not page.errors

@@ -84,3 +84,14 @@ def open_run(store: Store, entity: str, project: str, run_id: str) -> PublicRun:
 def is_number_text(text: str) -> bool:
     """``text`` spells a plain decimal number (``-1.5``, ``2e-3``): never a spreadsheet formula."""
     return bool(_NUMBER.match(text))
+
+
+SAFE_INT = 2**53 - 1  # the largest int a JS number holds exactly
+
+
+def exact_int(value: Any) -> Any:
+    """An int a browser would round (beyond +-(2^53 - 1)) as ``{"$int": "digits"}``; any
+    other value as it is. The runs table shows the digits (static/util.js)."""
+    if type(value) is int and not -SAFE_INT <= value <= SAFE_INT:
+        return {"$int": str(value)}
+    return value

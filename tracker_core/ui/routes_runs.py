@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ..store import Store
 from .columns import FIXED, KeyCache, build_catalog, catalog, check_column, describe
-from .common import get_store, open_run, parse_filters, split_project
+from .common import exact_int, get_store, open_run, parse_filters, split_project
 from .overview import history_series, overview
 from .table import rows_for
 
@@ -56,6 +56,9 @@ def runs(store: StoreDep, project: str, entity: Optional[str] = None,
     records = store.query_runs(ent, proj, parsed, order or None, limit=limit, offset=offset)
     total = store.count_runs(ent, proj, parsed)
     rows = rows_for(store, records, wanted)
+    for row in rows:  # what a browser's JSON.parse would round, as exact digits (util.js: fmt)
+        for part in ("config", "summary"):
+            row[part] = {k: exact_int(v) for k, v in row[part].items()}
     typed = {k for r in rows for k, v in r["summary"].items() if isinstance(v, dict) and "_type" in v}
     if wanted is not None:
         keys = [c for c in dict.fromkeys(col or ()) if c.startswith(("config.", "summary."))]

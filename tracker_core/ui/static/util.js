@@ -25,10 +25,14 @@ export function el(tag, attrs = {}, ...children) {
 
 const SPECIAL_NUMBERS = new Set(["NaN", "Infinity", "-Infinity"]); // how the server sends them
 
-export const isNumeric = (v) => typeof v === "number" || SPECIAL_NUMBERS.has(v);
+// An int beyond 2^53 comes from /api/runs as {"$int": "digits"}: a JS number would round it.
+const isBigInt = (v) => v !== null && typeof v === "object" && typeof v.$int === "string" && Object.keys(v).length === 1;
+
+export const isNumeric = (v) => typeof v === "number" || SPECIAL_NUMBERS.has(v) || isBigInt(v);
 
 export function fmt(v) {
   if (v === null || v === undefined) return "";
+  if (isBigInt(v)) return v.$int;
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 }
