@@ -1,6 +1,6 @@
 """PyTorch Lightning logger: ``Trainer(logger=TrackerLogger(project="mnist"))``.
 
-Two public classes, one implementation (``_lightning_impl.TrackerLoggerBase``):
+Two public classes, one implementation (``_lightning_logger.TrackerLoggerBase``):
 
 =====================  ==========================================  ==============================
 class                  subclass of                                 use with
@@ -117,7 +117,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TrackerLogger", "PLTrackerLogger"]
+__all__ = ["TrackerLogger", "PLTrackerLogger"]  # noqa: F822 - built on first access, by __getattr__
 
 _FLOOR = (2, 1)
 _PACKAGES = {"TrackerLogger": "lightning", "PLTrackerLogger": "pytorch_lightning"}
@@ -149,7 +149,7 @@ def _build(class_name: str) -> type:
         raise ImportError(f"tracker_core.integrations.lightning.{class_name} needs {package} >= 2.1, "
                           f"found {version}")
 
-    from ._lightning_impl import TrackerLoggerBase
+    from ._lightning_logger import TrackerLoggerBase
 
     def experiment(self: Any) -> Any:
         """The ``tracker_core.Run`` on rank 0 (started on first use); on other ranks a
