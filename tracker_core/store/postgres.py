@@ -15,8 +15,10 @@ tables in their own schema, which must exist). Needs ``pip install
   IMMEDIATE`` serialises all writes), writes to different runs run in parallel.
   ``apply_summary_ops`` touches only the named keys, so two processes editing different
   keys of one run both keep their change.
-- Filters and orders compile with ``query.Compiler("%s", "{col} ~ {ph}")``: ``$regex``
-  uses PostgreSQL's regular expressions (ARE: Python's syntax for the common cases).
+- ``postgres_reads.py``: the read side (a mixin, as ``sqlite_reads.py`` for SQLite):
+  filters and orders compiled with ``query.Compiler("%s", "{col} ~ {ph}")``, ``$regex``
+  as PostgreSQL's regular expressions (ARE: Python's syntax for the common cases);
+  history and system samples.
 - A run left ``running`` by a dead process is marked ``crashed`` by the next reader
   (``liveness.py``: the pid on the same host, the heartbeat from another host).
 - ``url`` is the store URL with its password masked (it shows up in messages).
@@ -40,10 +42,9 @@ if TYPE_CHECKING:
 from .. import settings
 from . import codec, history_codec, migrations
 from .base import RunExistsError, RunRecord, Store, WriteBatch
+from .postgres_reads import PgCompiler, PostgresReads
 from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
-from .query import Compiler, FilterError
-from .run_queries import RunQueries, run_values
-from .run_reads import RunReads
+from .run_queries import run_values
 from .shared_runs import SharedRunWrites
 from .sqlite_schema import (
     LEAF_COLS,
@@ -82,45 +83,6 @@ def _import_psycopg():
     return psycopg, psycopg_pool
 
 
-def _nan_to_null(params: list) -> tuple:
-    """SQLite binds a NaN parameter as NULL (comparisons with it are never true); do the same,
-    since PostgreSQL orders NaN above every number (``x < 'NaN'`` would be true)."""
-    return tuple(None if type(p) is float and math.isnan(p) else p for p in params)
-
-
-def pg_regex(pattern: str) -> str:
-    """A Python ``re`` pattern (MongoDB's $regex as the SQLite store runs it) as a PostgreSQL
-    ARE. The common syntax is the same; what differs is rewritten: the word boundaries
-    ``\\b``/``\\B`` (``\\y``/``\\Y`` in PostgreSQL, where ``\\b`` is a backspace) and named groups
-    ``(?P<name>...)`` (plain groups). Inside ``[...]`` nothing changes."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    in_class = False
-    class_start = -1
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            out.append({"b": "\\y", "B": "\\Y"}[nxt] if nxt in "bB" and not in_class else ch + nxt)
-            i += 2
-            continue
-        if in_class:
-            # a "]" right after "[" or "[^" is a literal member
-            if ch == "]" and i != class_start and not (i == class_start + 1 and pattern[class_start] == "^"):
-                in_class = False
-        elif ch == "[":
-            in_class, class_start = True, i + 1
-        elif pattern.startswith("(?P<", i):
-            end = pattern.find(">", i)
-            if end != -1:
-                out.append("(")
-                i = end + 1
-                continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
 def _connect_timeout(psycopg, url: str) -> float:
     """Seconds to wait for the server: the URL's ``connect_timeout`` if it has one, else
     ``TRACKER_CONNECT_TIMEOUT`` (default 30)."""
@@ -136,25 +98,7 @@ def _connect_timeout(psycopg, url: str) -> float:
         raise ValueError(f"connect_timeout in the store URL must be a number of seconds, got {given!r}") from None
 
 
-class _PgCompiler(Compiler):
-    """``query.Compiler`` with PostgreSQL's placeholder and ``~``; $regex patterns are checked
-    with Python's ``re`` (a bad one is a FilterError, not a database error) and rewritten by
-    :func:`pg_regex`."""
-
-    def __init__(self) -> None:
-        super().__init__(placeholder="%s", regexp="{col} ~ {ph}")
-
-    def _cond(self, col_num, col_text, col_json, sql_op, value, params):  # type: ignore[override]
-        if sql_op == "REGEXP" and isinstance(value, str):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise FilterError(f"$regex: {value!r} is not a valid regular expression: {exc}") from None
-            value = pg_regex(value)
-        return super()._cond(col_num, col_text, col_json, sql_op, value, params)
-
-
-class PostgresStore(RunQueries, RunReads, SharedRunWrites, Store):
+class PostgresStore(PostgresReads, SharedRunWrites, Store):
     """PostgreSQL backend; thread-safe (a connection pool), any number of processes and hosts."""
 
     _LOCK = " FOR NO KEY UPDATE"  # shared_runs: lock the run's row
@@ -165,7 +109,7 @@ class PostgresStore(RunQueries, RunReads, SharedRunWrites, Store):
         self._pool_timeout = psycopg_pool.PoolTimeout
         self._conninfo = url
         self.url = redact(url)
-        self._compiler = _PgCompiler()
+        self._compiler = PgCompiler()
         self._closed = False
         self._close_lock = threading.Lock()
         timeout = _connect_timeout(psycopg, url)
@@ -215,17 +159,6 @@ class PostgresStore(RunQueries, RunReads, SharedRunWrites, Store):
     def _query(self, sql: str, args: tuple = ()) -> list:
         with self._pool.connection() as conn:
             return conn.execute(sql, args).fetchall()
-
-    def _fetch(self, sql: str, params: list) -> list:
-        return self._filtered(sql, params)
-
-    def _filtered(self, sql: str, params: list) -> list:
-        """A query built from user filters: NaN parameters as NULL (as SQLite binds them;
-        PostgreSQL would order NaN above every number), PostgreSQL's regex errors as FilterError."""
-        try:
-            return self._query(sql, _nan_to_null(params))
-        except self._psycopg.errors.InvalidRegularExpression as exc:
-            raise FilterError(f"$regex: PostgreSQL cannot run this pattern: {exc}") from None
 
     def is_transient(self, exc: BaseException) -> bool:
         """A failure that a retry may cure: the server is down, restarting or unreachable."""
@@ -362,30 +295,6 @@ class PostgresStore(RunQueries, RunReads, SharedRunWrites, Store):
             [(uid, codec.path_key(p), key_text(codec.dotted(p)), pos, i, codec.dumps(v), codec.number(v), text(v))
              for i, (p, v) in enumerate(leaves)])
 
-    # -- reads (load_leaves, load_metric_defs, load_config, history_paths/_length: RunReads)
-    def read_history(self, uid: int, min_step: int | None = None,
-                     max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
-        sql, args = "SELECT seqs, steps, ts FROM history_rows WHERE uid=%s", [uid]
-        if min_step is not None:
-            sql, args = sql + " AND max_step>=%s", args + [min_step]
-        if max_step is not None:
-            sql, args = sql + " AND min_step<=%s", args + [max_step]
-        with self._pool.connection() as conn, conn.transaction():  # one snapshot for both reads
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            rows_chunks = conn.execute(sql, tuple(args)).fetchall()
-            value_chunks = conn.execute("SELECT path, kind, seqs, vals FROM history_values WHERE uid=%s",
-                                        (uid,)).fetchall()
-        for step, ts, row in history_codec.unpack_rows(rows_chunks, value_chunks, min_step, max_step):
-            yield step, ts, history_codec.nest(row)
-
-    def read_key_history(self, uid: int, path: tuple) -> list[tuple[int, Any]]:
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            rows_chunks = conn.execute("SELECT seqs, steps FROM history_rows WHERE uid=%s", (uid,)).fetchall()
-            value_chunks = conn.execute("SELECT kind, seqs, vals FROM history_values WHERE uid=%s AND path=%s",
-                                        (uid, codec.path_key(path))).fetchall()
-        return history_codec.unpack_key(rows_chunks, value_chunks)
-
     # -- Api edits
     def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
         with self._tx() as c:
@@ -447,14 +356,6 @@ class PostgresStore(RunQueries, RunReads, SharedRunWrites, Store):
     def delete_run(self, uid: int) -> None:
         with self._tx() as c:
             c.execute("DELETE FROM runs WHERE uid=%s", (uid,))  # every other table cascades, blobs included
-
-    def last_system_sample(self, uid: int) -> dict:
-        rows = self._query("SELECT data FROM system_samples WHERE uid=%s ORDER BY ts DESC LIMIT 1", (uid,))
-        return codec.loads(rows[0][0]) if rows else {}
-
-    def read_system_samples(self, uid: int) -> list[tuple[float, dict]]:
-        rows = self._query("SELECT ts, data FROM system_samples WHERE uid=%s ORDER BY ts", (uid,))
-        return [(ts, codec.loads(data)) for ts, data in rows]
 
     # -- blobs: .npy bytes in the blobs table
     @staticmethod
