@@ -28,11 +28,7 @@ stops training (one warning per cause instead).
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import json
 import os
-import sys
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -43,104 +39,15 @@ import tracker_core as tc
 from tracker_core.disabled import DisabledRun
 from tracker_core.errors import NoActiveRunError
 
-from ._common import (
-    WarnOnce,
-    log_row_safely,
-    never_raise,
-    process_rank,
-    sanitize_config,
-)
+from ._common import WarnOnce, log_row_safely, never_raise, sanitize_config
+from ._keras_args import check_callback_args
+from ._keras_model import keras_config, scalar
+from ._keras_monitor import auto_objective, missing_monitor_warning
+from ._keras_rank import is_rank_zero
 
 __all__ = ["TrackerCallback"]
 
-_MODES = ("auto", "min", "max")
-# mode="auto" for a metric Keras cannot place: names that grow when the model gets better.
-_MAXIMIZED = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "sensitivity", "specificity",
-              "true_positives", "true_negatives")
-_INIT_ONLY = tuple(p for p in inspect.signature(tc.init).parameters
-                   if p not in ("project", "name", "id", "config", "store", "mode"))
 _STARTED_BY_CALLBACK: weakref.WeakSet = weakref.WeakSet()  # runs a TrackerCallback started itself
-
-
-def _check_optional_str(arg: str, value: Any) -> None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"TrackerCallback: {arg} must be a str or None, got {value!r} ({type(value).__name__})")
-
-
-def _parse_log_freq(log_freq: Any) -> int | None:
-    """``"epoch"`` -> None (no batch rows); ``"batch"`` -> 1; a positive int -> itself."""
-    allowed = "'epoch', 'batch' or a positive int"
-    if isinstance(log_freq, str):
-        if log_freq.lower() == "epoch":
-            return None
-        if log_freq.lower() == "batch":
-            return 1
-        raise ValueError(f"TrackerCallback: log_freq must be {allowed}, got {log_freq!r}")
-    if isinstance(log_freq, bool) or not hasattr(log_freq, "__index__"):
-        raise TypeError(f"TrackerCallback: log_freq must be {allowed}, got {log_freq!r} ({type(log_freq).__name__})")
-    if log_freq.__index__() < 1:
-        raise ValueError(f"TrackerCallback: log_freq must be {allowed}, got {log_freq!r}")
-    return log_freq.__index__()
-
-
-def _auto_objective(monitor: str, model: Any) -> str:
-    """``mode="auto"`` the way Keras's ``MonitorCallback`` resolves it, with a name-based
-    fallback (accuracy/AUC-like -> maximize, anything else -> minimize) where Keras would
-    raise."""
-    name = monitor.removeprefix("val_")
-    if name == "loss" or name.endswith("_loss"):
-        return "minimize"
-    metrics: list = []
-    with contextlib.suppress(Exception):  # a model we cannot inspect falls back to the name
-        for m in getattr(model, "metrics", None) or []:
-            metrics.extend(getattr(m, "metrics", None) or [m])  # CompileMetrics / MetricsList hold the real ones
-    for m in metrics:
-        direction = getattr(m, "_direction", None)
-        if getattr(m, "name", None) == name and direction in ("up", "down"):
-            return "maximize" if direction == "up" else "minimize"
-    lowered = name.lower()
-    return "maximize" if any(part in lowered for part in _MAXIMIZED) else "minimize"
-
-
-def _tf_config_rank() -> int:
-    """The ``tf.distribute`` worker from ``TF_CONFIG`` without importing TensorFlow: 0 for
-    the chief (or worker 0 when there is no chief), 1 for any other task."""
-    try:
-        cfg = json.loads(os.environ.get("TF_CONFIG") or "{}")
-        task = cfg.get("task") or {}
-        kind, index = task.get("type"), int(task.get("index", 0))
-    except Exception:  # noqa: BLE001 - a malformed TF_CONFIG is TensorFlow's problem, not ours
-        return 0
-    if kind is None or kind == "chief":
-        return 0
-    if kind == "worker" and index == 0 and "chief" not in (cfg.get("cluster") or {}):
-        return 0
-    return 1
-
-
-def _is_rank_zero() -> bool:
-    """Keras has no rank gating: the launcher's variables, then the backend's own notion."""
-    if process_rank() != 0 or _tf_config_rank() != 0:
-        return False
-    backend = keras.backend.backend()
-    try:
-        if backend == "torch" and "torch.distributed" in sys.modules:
-            dist = sys.modules["torch.distributed"]
-            return not (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
-        if backend == "jax" and "jax" in sys.modules:
-            return sys.modules["jax"].process_index() == 0
-    except Exception:  # noqa: BLE001 - an unusual setup: the environment variables decided
-        return True
-    return True
-
-
-def _scalar(value: Any, kind: type) -> Any:
-    """A 0-d backend value (Variable, tensor, array) as a Python number. ``int()`` /
-    ``float()`` first: the ``convert_to_numpy`` path warns on numpy 2 with torch tensors."""
-    try:
-        return kind(value)
-    except Exception:  # noqa: BLE001 - whatever float() rejects, numpy may still read
-        return kind(keras.ops.convert_to_numpy(value).item())
 
 
 class TrackerCallback(keras.callbacks.Callback):
@@ -201,40 +108,8 @@ class TrackerCallback(keras.callbacks.Callback):
                  mode: str = "auto", run: Any = None, store: str | os.PathLike | None = None, *,
                  log_lr: bool = True, **init_kwargs: Any) -> None:
         super().__init__()
-        for arg, value in (("project", project), ("name", name), ("id", id)):
-            _check_optional_str(arg, value)
-        if id is not None:
-            from tracker_core.settings import check_run_id
-
-            check_run_id(id)
-        if store is not None and not isinstance(store, (str, os.PathLike)):
-            raise TypeError(f"TrackerCallback: store must be a directory, a URL or None, got {store!r}")
-        self._batch_freq = _parse_log_freq(log_freq)
-        if monitor is not None and (not isinstance(monitor, str) or not monitor.strip()):
-            raise TypeError(f"TrackerCallback: monitor must be a non-empty str (a Keras log key such as "
-                            f"'val_loss') or None, got {monitor!r}")
-        if not isinstance(mode, str) or mode.lower() not in _MODES:
-            raise ValueError(f"TrackerCallback: mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
-        if not isinstance(log_lr, bool):
-            raise TypeError(f"TrackerCallback: log_lr must be True or False, got {log_lr!r}")
-        unknown = sorted(set(init_kwargs) - set(_INIT_ONLY))
-        if unknown:
-            raise TypeError(f"TrackerCallback: unexpected argument(s) {', '.join(unknown)}; allowed besides "
-                            f"project, name, id, config, log_freq, monitor, mode, run, store, log_lr: "
-                            f"{', '.join(_INIT_ONLY)}")
-        user_config = sanitize_config(config) if config is not None else {}
-        if not isinstance(user_config, dict):
-            raise TypeError(f"TrackerCallback: config must be a dict, argparse.Namespace or dataclass instance, "
-                            f"got {type(config).__name__}")
-        if run is not None:
-            if not (callable(getattr(run, "log", None)) and callable(getattr(run, "define_metric", None))):
-                raise TypeError(f"TrackerCallback: run must be a tracker_core run (from tracker_core.init), "
-                                f"got {run!r}")
-            given = [k for k, v in (("project", project), ("name", name), ("id", id), ("store", store)) if v is not None]
-            given += sorted(init_kwargs)
-            if given:
-                raise ValueError(f"TrackerCallback: pass either run= or init arguments, not both "
-                                 f"(got run= and {', '.join(given)})")
+        self._batch_freq, user_config = check_callback_args(project, name, id, config, log_freq, monitor, mode,
+                                                            run, store, log_lr, init_kwargs)
 
         self.log_freq = log_freq
         self.monitor = None if monitor is None else monitor.strip().removeprefix("epoch/")
@@ -276,7 +151,7 @@ class TrackerCallback(keras.callbacks.Callback):
         if self._run is not None and not getattr(self._run, "finished", False):
             return self._run
         self._run = None
-        if not _is_rank_zero():
+        if not is_rank_zero():
             return None
         if self._user_run is not None:
             if getattr(self._user_run, "finished", False):
@@ -324,48 +199,32 @@ class TrackerCallback(keras.callbacks.Callback):
             run.define_metric("batch/*", step_metric="batch/step")
         if self.monitor is not None:
             objective = {"min": "minimize", "max": "maximize"}.get(self.mode) \
-                or _auto_objective(self.monitor, self.model)
+                or auto_objective(self.monitor, self.model)  # self.model only when needed: a jax state sync
             run.define_metric(f"epoch/{self.monitor}", summary="best", objective=objective)
         self._prepared_run = run
 
     def _write_config(self, run: Any) -> None:
         if "keras" in self._user_config:
             return  # the user's own "keras" key wins
-        model = self.model
-        params = self.params or {}
-        cfg: dict = {"version": keras.__version__, "backend": keras.backend.backend(),
-                     "epochs": params.get("epochs"), "steps_per_epoch": params.get("steps")}
-        model_cfg: dict = {"name": getattr(model, "name", None), "class": type(model).__name__}
-        with contextlib.suppress(Exception):  # an unbuilt model has no parameter count yet
-            model_cfg["num_parameters"] = int(model.count_params())
-        cfg["model"] = model_cfg
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None:
-            try:
-                cfg["optimizer"] = optimizer.get_config()
-            except Exception:  # noqa: BLE001
-                cfg["optimizer"] = {"name": type(optimizer).__name__}
-        run.config["keras"] = sanitize_config(cfg)
+        run.config["keras"] = sanitize_config(keras_config(self.model, self.params or {}))
 
     # -- values read from the model ------------------------------------------------------------
     def _iterations(self) -> int | None:
-        optimizer = getattr(self.model, "optimizer", None)
-        if optimizer is None:
-            return None
-        try:
-            return _scalar(optimizer.iterations, int)
-        except Exception as exc:  # noqa: BLE001
-            self._warn("iterations", f"optimizer.iterations could not be read ({exc!r}); no global step logged")
-            return None
+        return self._read_optimizer("iterations", int, "optimizer.iterations", "no global step logged")
 
     def _learning_rate(self) -> Any:
+        return self._read_optimizer("learning_rate", float, "the optimizer's learning rate", "not logged")
+
+    def _read_optimizer(self, attr: str, kind: type, what: str, otherwise: str) -> Any:
+        """``optimizer.<attr>`` as a Python number; None (one warning per attribute) when it
+        cannot be read, so the row is still logged without it."""
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is None:
             return None
         try:
-            return _scalar(optimizer.learning_rate, float)
+            return scalar(getattr(optimizer, attr), kind)
         except Exception as exc:  # noqa: BLE001
-            self._warn("learning_rate", f"the optimizer's learning rate could not be read ({exc!r}); not logged")
+            self._warn(attr, f"{what} could not be read ({exc!r}); {otherwise}")
             return None
 
     # -- Keras hooks -------------------------------------------------------------------------
@@ -448,13 +307,9 @@ class TrackerCallback(keras.callbacks.Callback):
         """One warning when the monitored key never shows up (a typo, or no validation data
         for a ``val_*`` key); silent for the default ``val_loss`` of a fit without validation."""
         self._monitor_checked = True
-        monitor = self.monitor
-        if monitor is None or monitor in logs:
-            return
-        if monitor == "val_loss" and not any(k.startswith("val_") for k in logs):
-            return
-        self._warn(f"monitor:{monitor}", f"monitor={monitor!r} is not in the epoch logs, so epoch/{monitor} has no "
-                                         f"best summary; available: {', '.join(sorted(logs))}")
+        warning = missing_monitor_warning(self.monitor, logs)
+        if warning is not None:
+            self._warn(f"monitor:{self.monitor}", warning)
 
     @never_raise
     def on_train_end(self, logs: dict | None = None) -> None:

@@ -24,7 +24,7 @@ keras = pytest.importorskip("keras")
 
 import tracker_core as tc
 from tracker_core.disabled import DisabledRun
-from tracker_core.integrations import keras as tk
+from tracker_core.integrations import _keras_monitor, _keras_rank
 from tracker_core.integrations.keras import TrackerCallback
 
 from .conftest import PYTHON, ROOT
@@ -280,13 +280,13 @@ def test_monitor_mode(monitor, mode, curve, best):
 
 
 def test_auto_mode_resolution_without_a_model():
-    assert tk._auto_objective("val_loss", None) == "minimize"
-    assert tk._auto_objective("loss", None) == "minimize"
-    assert tk._auto_objective("val_reconstruction_loss", None) == "minimize"
-    assert tk._auto_objective("val_acc", None) == "maximize"
-    assert tk._auto_objective("val_auc_1", None) == "maximize"
-    assert tk._auto_objective("precision", None) == "maximize"
-    assert tk._auto_objective("val_mean_squared_error", None) == "minimize"
+    assert _keras_monitor.auto_objective("val_loss", None) == "minimize"
+    assert _keras_monitor.auto_objective("loss", None) == "minimize"
+    assert _keras_monitor.auto_objective("val_reconstruction_loss", None) == "minimize"
+    assert _keras_monitor.auto_objective("val_acc", None) == "maximize"
+    assert _keras_monitor.auto_objective("val_auc_1", None) == "maximize"
+    assert _keras_monitor.auto_objective("precision", None) == "maximize"
+    assert _keras_monitor.auto_objective("val_mean_squared_error", None) == "minimize"
 
 
 def test_no_monitor_means_last_values():
@@ -488,7 +488,7 @@ def test_two_launched_processes_one_run_and_no_tensorflow(child_env):
 ])
 def test_tf_distribute_workers_are_gated_without_importing_tensorflow(monkeypatch, tf_config, rank_zero):
     monkeypatch.setenv("TF_CONFIG", tf_config)
-    assert tk._is_rank_zero() is rank_zero
+    assert _keras_rank.is_rank_zero() is rank_zero
 
 
 def test_predicted_step_path_touches_the_model_only_on_logged_batches():
