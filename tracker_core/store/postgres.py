@@ -5,43 +5,45 @@ libpq URL parameter works, e.g. ``?options=-csearch_path%3Dteam_a`` to keep a te
 tables in their own schema, which must exist). Needs ``pip install
 "tracker-core[postgres]"`` (psycopg 3 with its connection pool).
 
-- Tables and columns: ``postgres_schema.py`` (the SQLite layout typed for PostgreSQL,
+This module holds the store's connection plumbing and its writes; the rest is apart, one
+concern per file, as for SQLite (``sqlite.py``, ``sqlite_reads.py``, ``sqlite_schema.py``):
+
+- ``postgres_pool.py``: psycopg imported on first use, the URL (``redact``, connect
+  timeout) and the connection pool. One ``psycopg_pool.ConnectionPool`` per store (per
+  process); connections run in autocommit and every write is one explicit transaction.
+- ``postgres_reads.py``: the read side (a mixin): filters and orders compiled with
+  ``query.Compiler("%s", "{col} ~ {ph}")``, ``$regex`` as PostgreSQL's regular
+  expressions (ARE: Python's syntax for the common cases); history and system samples.
+- ``postgres_schema.py``: tables and columns (the SQLite layout typed for PostgreSQL,
   ``BYTEA`` history chunks, a ``blobs`` table for full tensors). Created and migrated by
   the tracker on first use (``migrations.py``, version in ``schema_version``).
-- One ``psycopg_pool.ConnectionPool`` per store (per process); connections run in
-  autocommit and every write is one explicit transaction.
-- Every write transaction of a run first locks that run's ``runs`` row
-  (``FOR NO KEY UPDATE``): writes to one run are serialised (as SQLite's ``BEGIN
-  IMMEDIATE`` serialises all writes), writes to different runs run in parallel.
-  ``apply_summary_ops`` touches only the named keys, so two processes editing different
-  keys of one run both keep their change.
-- ``postgres_reads.py``: the read side (a mixin, as ``sqlite_reads.py`` for SQLite):
-  filters and orders compiled with ``query.Compiler("%s", "{col} ~ {ph}")``, ``$regex``
-  as PostgreSQL's regular expressions (ARE: Python's syntax for the common cases);
-  history and system samples.
-- A run left ``running`` by a dead process is marked ``crashed`` by the next reader
-  (``liveness.py``: the pid on the same host, the heartbeat from another host).
-- ``url`` is the store URL with its password masked (it shows up in messages).
+
+Every write transaction of a run first locks that run's ``runs`` row (``FOR NO KEY
+UPDATE``): writes to one run are serialised (as SQLite's ``BEGIN IMMEDIATE`` serialises
+all writes), writes to different runs run in parallel. ``apply_summary_ops`` touches only
+the named keys, so two processes editing different keys of one run both keep their change.
+
+A run left ``running`` by a dead process is marked ``crashed`` by the next reader
+(``liveness.py``: the pid on the same host, the heartbeat from another host). ``url`` is
+the store URL with its password masked (it shows up in messages).
 """
 
 from __future__ import annotations
 
 import io
-import math
 import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import numpy as np
 
-from .. import settings
 from . import codec, history_codec, migrations
 from .base import RunExistsError, RunRecord, Store, WriteBatch
+from .postgres_pool import POOL_MAX, POOL_MIN, import_psycopg, open_pool, redact
 from .postgres_reads import PgCompiler, PostgresReads
 from .postgres_schema import LEAF_UPSERT_SET, key_text, leaf_row, query_row, text
 from .run_queries import run_values
@@ -53,49 +55,10 @@ from .sqlite_schema import (
     flatten_config,
 )
 
-POOL_MIN, POOL_MAX = 1, 8
+__all__ = ["PostgresStore", "redact"]
+
 _LEAF_PHS = ",".join(["%s"] * 23)
 _BLOB_NAME = re.compile(r"^[A-Za-z0-9]+$")
-
-
-def redact(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://***"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
-
-
-def _import_psycopg():
-    try:
-        import psycopg
-        import psycopg_pool
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the PostgreSQL store needs psycopg 3 and its pool: pip install \"tracker-core[postgres]\" "
-            f"(or pip install \"psycopg[binary,pool]\"): {exc}"
-        ) from exc
-    return psycopg, psycopg_pool
-
-
-def _connect_timeout(psycopg, url: str) -> float:
-    """Seconds to wait for the server: the URL's ``connect_timeout`` if it has one, else
-    ``TRACKER_CONNECT_TIMEOUT`` (default 30)."""
-    try:
-        given = psycopg.conninfo.conninfo_to_dict(url).get("connect_timeout")
-    except psycopg.ProgrammingError as exc:
-        raise ValueError(f"not a valid PostgreSQL URL {redact(url)!r}: {exc}") from None
-    if given is None:
-        return settings.connect_timeout()
-    try:
-        return max(2.0, float(given))
-    except ValueError:
-        raise ValueError(f"connect_timeout in the store URL must be a number of seconds, got {given!r}") from None
 
 
 class PostgresStore(PostgresReads, SharedRunWrites, Store):
@@ -104,7 +67,7 @@ class PostgresStore(PostgresReads, SharedRunWrites, Store):
     _LOCK = " FOR NO KEY UPDATE"  # shared_runs: lock the run's row
 
     def __init__(self, url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> None:
-        psycopg, psycopg_pool = _import_psycopg()
+        psycopg, psycopg_pool = import_psycopg()
         self._psycopg = psycopg
         self._pool_timeout = psycopg_pool.PoolTimeout
         self._conninfo = url
@@ -112,31 +75,7 @@ class PostgresStore(PostgresReads, SharedRunWrites, Store):
         self._compiler = PgCompiler()
         self._closed = False
         self._close_lock = threading.Lock()
-        timeout = _connect_timeout(psycopg, url)
-        connect_kw: dict = {"autocommit": True}
-        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(url):
-            connect_kw["connect_timeout"] = max(2, math.ceil(timeout))  # libpq: whole seconds, at least 2
-        # one direct connection first: a wrong password, database or host fails now, with
-        # libpq's own message, not after the pool's retries time out
-        try:
-            psycopg.connect(url, **connect_kw).close()
-        except psycopg.Error as exc:
-            raise ConnectionError(f"cannot connect to the store {self.url} (waited at most {timeout:g} s): "
-                                  f"{exc}") from None
-        extra = {}
-        if hasattr(psycopg_pool.ConnectionPool, "check_connection"):  # psycopg_pool >= 3.2
-            extra["check"] = psycopg_pool.ConnectionPool.check_connection  # a dropped connection is replaced
-        # ``timeout`` also bounds how long a flush waits for a connection while the server
-        # is down (the rows stay buffered and the next flush retries)
-        self._pool = psycopg_pool.ConnectionPool(
-            url, min_size=min_size, max_size=max_size, kwargs=connect_kw, timeout=timeout,
-            name="tracker-core", open=False, **extra,
-        )
-        try:
-            self._pool.open(wait=True, timeout=timeout)
-        except psycopg_pool.PoolTimeout as exc:
-            self._pool.close()
-            raise ConnectionError(f"cannot connect to the store {self.url}: {exc}") from None
+        self._pool = open_pool(psycopg, psycopg_pool, url, min_size=min_size, max_size=max_size)
         try:
             with self._pool.connection() as conn:
                 migrations.migrate(conn, "postgresql", migrations.postgres_migrations(), where=f"the store {self.url}")
