@@ -65,74 +65,21 @@ except ImportError:  # pragma: no cover - older releases: no checkpointed callba
     class _ExportableState:  # type: ignore[no-redef]
         pass
 
-import tracker_core
-from tracker_core import settings
-from tracker_core.errors import NoActiveRunError
-from tracker_core.store import RunExistsError
-
-from ._common import WarnOnce, log_row_safely, never_raise, sanitize_config, update_config_safely
+from ._common import WarnOnce, log_row_safely, never_raise, update_config_safely
+from ._transformers_config import trainer_config
+from ._transformers_metrics import SINGLE_VALUE_KEYS, STEP_METRIC, best_metric_key, rename_logs
+from ._transformers_runs import (
+    DEFAULT_PROJECT,  # noqa: F401 - public before the split, still importable here
+    OWNED,
+    active_run,
+    checkpointed_run,
+    start_run,
+)
 
 __all__ = ["REPORT_TO", "SINGLE_VALUE_KEYS", "STEP_METRIC", "TrackerCallback", "register", "rename_logs"]
 
 REPORT_TO = "tracker_core"
 """The ``report_to`` name this module registers."""
-
-DEFAULT_PROJECT = "huggingface"
-STEP_METRIC = "train/global_step"
-
-SINGLE_VALUE_KEYS = frozenset({
-    "train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos",
-    "train_tokens_per_second",
-})
-"""End-of-training values: written to the summary under these names, never to history."""
-
-_PREFIXES = ("train/", "eval/", "test/")
-
-# Runs started by a TrackerCallback (weakly held). A run the user opened with
-# tracker_core.init() is reused as it is; a run left open by another TrackerCallback (an
-# earlier Trainer in the same process) is finished when this one starts its own.
-_OWNED: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def rename_logs(logs: Mapping[str, Any]) -> dict:
-    """Trainer log keys -> tracker keys, as W&B's ``rewrite_logs``: ``eval_x`` -> ``eval/x``,
-    ``test_x`` -> ``test/x``, anything else -> ``train/x``; keys that already start with
-    ``train/``, ``eval/`` or ``test/`` (TRL) are kept as they are."""
-    out = {}
-    for key, value in logs.items():
-        key = str(key)
-        if key.startswith(_PREFIXES):
-            out[key] = value
-        elif key.startswith("eval_"):
-            out["eval/" + key[5:]] = value
-        elif key.startswith("test_"):
-            out["test/" + key[5:]] = value
-        else:
-            out["train/" + key] = value
-    return out
-
-
-def best_metric_key(args: Any) -> tuple[str, str] | None:
-    """``(history key, objective)`` for ``args.metric_for_best_model``, or ``None``.
-
-    The trainer prefixes the name with ``eval_`` when it lacks it, and defaults
-    ``greater_is_better`` to "the name does not end with ``loss``"; so do we."""
-    metric = getattr(args, "metric_for_best_model", None)
-    if not metric or not isinstance(metric, str):
-        return None
-    name = metric.removeprefix("eval_")
-    greater = getattr(args, "greater_is_better", None)
-    if greater is None:
-        greater = not metric.endswith("loss")
-    return "eval/" + name, ("maximize" if greater else "minimize")
-
-
-def _active_run() -> Any:
-    try:
-        run = tracker_core.current_run()
-    except NoActiveRunError:
-        return None
-    return None if getattr(run, "finished", False) else run
 
 
 class TrackerCallback(TrainerCallback, _ExportableState):
@@ -183,18 +130,7 @@ class TrackerCallback(TrainerCallback, _ExportableState):
         """The run a checkpoint was written by, from ``state.stateful_callbacks``."""
         if self._tracker_resume:
             return self._tracker_resume
-        stored = getattr(state, "stateful_callbacks", None)
-        if not isinstance(stored, Mapping):
-            return None
-        entry = stored.get(type(self).__name__)
-        if isinstance(entry, list):
-            entry = entry[0] if entry else None
-        if not isinstance(entry, Mapping):
-            return None
-        info = (entry.get("attributes") or {}).get("_tracker_resume")
-        if isinstance(info, Mapping) and isinstance(info.get("id"), str):
-            return dict(info)
-        return None
+        return checkpointed_run(state, type(self).__name__)
 
     def _ensure_run(self, args: Any, state: Any, model: Any) -> Any:
         """The run to write to, started (or attached) on first use; ``None`` if that failed."""
@@ -217,46 +153,19 @@ class TrackerCallback(TrainerCallback, _ExportableState):
             # finished by the user; a later evaluate()/predict() reopens the same run
             info = {"id": run.id, "project": run.project, "entity": run.entity}
         else:
-            active = _active_run()
-            if active is not None and active not in _OWNED:
+            active = active_run()
+            if active is not None and active not in OWNED:
                 self._run, self._owns_run, self._set_up = active, False, False
                 self._setup(active, args, model)
                 return active
             info = self._resume_info(state)
         self._run = None
-        self._run = self._start_run(args, state, info)
+        self._run = start_run(self._init, args, state, info, self._warn)
         self._owns_run = True
-        _OWNED.add(self._run)
+        OWNED.add(self._run)
         self._set_up = False
         self._setup(self._run, args, model)
         return self._run
-
-    def _start_run(self, args: Any, state: Any, info: dict | None) -> Any:
-        kw = dict(self._init)
-        kw["project"] = kw["project"] or settings.env("TRACKER_PROJECT") or DEFAULT_PROJECT
-        trial = getattr(state, "trial_name", None) if getattr(state, "is_hyper_param_search", False) else None
-        run_name = getattr(args, "run_name", None)
-        if kw["name"] is None:
-            if trial is not None:
-                kw["name"] = str(trial)
-            elif isinstance(run_name, str) and run_name and run_name != getattr(args, "output_dir", None):
-                kw["name"] = run_name
-        if trial is not None and kw["group"] is None:
-            kw["group"] = str(run_name or getattr(args, "output_dir", None) or "hyperparameter-search")
-        if kw["id"] is None and info is not None and trial is None and settings.env("TRACKER_RUN_ID") is None:
-            kw["id"] = info["id"]
-            kw["project"] = info.get("project") or kw["project"]
-            kw["entity"] = info.get("entity") or kw["entity"]
-            if kw["resume"] is None:
-                kw["resume"] = "allow"
-        try:
-            return tracker_core.init(**kw)
-        except RunExistsError as exc:
-            if kw["id"] is None or self._init["id"] is not None:
-                raise
-            self._warn("resume", f"could not continue run {kw['id']} ({exc}); starting a new run")
-            kw.update(id=None, resume=self._init["resume"])
-            return tracker_core.init(**kw)
 
     def _setup(self, run: Any, args: Any, model: Any) -> None:
         """Step axis, best summary and config; once per run."""
@@ -274,38 +183,7 @@ class TrackerCallback(TrainerCallback, _ExportableState):
                 run.define_metric(key, summary=ops)
             except (TypeError, ValueError) as exc:
                 self._warn(f"summary:{key}", f"summary definition {key!r}: {ops!r} skipped: {exc}")
-        self._log_config(run, args, model)
-
-    def _log_config(self, run: Any, args: Any, model: Any) -> None:
-        config: dict = {}
-        peft = getattr(model, "peft_config", None)
-        if peft:
-            config["peft_config"] = sanitize_config(peft)
-        model_config = getattr(model, "config", None)
-        if model_config is not None:
-            try:
-                items = model_config if isinstance(model_config, Mapping) else model_config.to_dict()
-            except Exception as exc:  # noqa: BLE001 - a custom config must not stop training
-                self._warn("config:model", f"model.config could not be read: {exc!r}")
-                items = {}
-            for key, value in items.items():
-                config[f"model/{key}"] = sanitize_config(value)
-        if args is not None:
-            try:
-                items = args.to_dict()  # hub tokens are redacted by transformers
-            except Exception as exc:  # noqa: BLE001
-                self._warn("config:args", f"TrainingArguments.to_dict() failed: {exc!r}")
-                items = {}
-            for key, value in items.items():
-                config[str(key)] = sanitize_config(value)
-        if model is not None:
-            try:
-                n = model.num_parameters() if hasattr(model, "num_parameters") else sum(
-                    p.numel() for p in model.parameters())
-                config["model/num_parameters"] = int(n)
-            except Exception:  # noqa: BLE001, S110 - not a torch module: no count
-                pass
-        update_config_safely(run, config, self._warn)
+        update_config_safely(run, trainer_config(args, model, self._warn), self._warn)
 
     def _summary_set(self, run: Any, key: str, value: Any) -> None:
         try:
