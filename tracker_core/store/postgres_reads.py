@@ -1,5 +1,6 @@
 """The read side of the PostgreSQL store: run queries (filters, order, tables) in
-PostgreSQL's dialect, and history and system samples.
+PostgreSQL's dialect, and the snapshot that history reads run in (the history and system
+sample reads themselves are shared: ``run_reads.RunReads``).
 
 A mixin of :class:`tracker_core.store.postgres.PostgresStore`, kept apart so each file holds
 one concern (as ``sqlite_reads.py`` for SQLite); it relies on the store's ``_query``,
@@ -10,17 +11,16 @@ one concern (as ``sqlite_reads.py`` for SQLite); it relies on the store's ``_que
   pattern checked with Python's ``re`` first and rewritten where the dialects differ
   (:func:`pg_regex`).
 - A NaN parameter is bound as NULL, as SQLite binds it.
-- A run's history is read in one ``REPEATABLE READ`` snapshot (rows and values chunks agree).
+- A run's history is read in one ``REPEATABLE READ`` snapshot (rows and values chunks agree):
+  ``_read_together``, the hook ``RunReads`` runs a history read's queries with.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
-from . import codec, history_codec
 from .query import Compiler, FilterError
 from .run_queries import RunQueries
 from .run_reads import RunReads
@@ -101,34 +101,10 @@ class PostgresReads(RunQueries, RunReads):
         except self._psycopg.errors.InvalidRegularExpression as exc:
             raise FilterError(f"$regex: PostgreSQL cannot run this pattern: {exc}") from None
 
-    # -- history (load_leaves, load_metric_defs, load_config, history_paths/_length: RunReads)
-    def read_history(self, uid: int, min_step: int | None = None,
-                     max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
-        sql, args = "SELECT seqs, steps, ts FROM history_rows WHERE uid=%s", [uid]
-        if min_step is not None:
-            sql, args = sql + " AND max_step>=%s", args + [min_step]
-        if max_step is not None:
-            sql, args = sql + " AND min_step<=%s", args + [max_step]
-        with self._pool.connection() as conn, conn.transaction():  # one snapshot for both reads
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            rows_chunks = conn.execute(sql, tuple(args)).fetchall()
-            value_chunks = conn.execute("SELECT path, kind, seqs, vals FROM history_values WHERE uid=%s",
-                                        (uid,)).fetchall()
-        for step, ts, row in history_codec.unpack_rows(rows_chunks, value_chunks, min_step, max_step):
-            yield step, ts, history_codec.nest(row)
-
-    def read_key_history(self, uid: int, path: tuple) -> list[tuple[int, Any]]:
+    # -- history and system samples: RunReads, with this backend hook
+    def _read_together(self, *queries: tuple[str, tuple]) -> list[list]:
+        """The queries of one history read in one ``REPEATABLE READ`` snapshot, so the rows
+        and values chunks agree even while a writer commits flushes in between."""
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            rows_chunks = conn.execute("SELECT seqs, steps FROM history_rows WHERE uid=%s", (uid,)).fetchall()
-            value_chunks = conn.execute("SELECT kind, seqs, vals FROM history_values WHERE uid=%s AND path=%s",
-                                        (uid, codec.path_key(path))).fetchall()
-        return history_codec.unpack_key(rows_chunks, value_chunks)
-
-    def last_system_sample(self, uid: int) -> dict:
-        rows = self._query("SELECT data FROM system_samples WHERE uid=%s ORDER BY ts DESC LIMIT 1", (uid,))
-        return codec.loads(rows[0][0]) if rows else {}
-
-    def read_system_samples(self, uid: int) -> list[tuple[float, dict]]:
-        rows = self._query("SELECT ts, data FROM system_samples WHERE uid=%s ORDER BY ts", (uid,))
-        return [(ts, codec.loads(data)) for ts, data in rows]
+            return [conn.execute(sql, args).fetchall() for sql, args in queries]
