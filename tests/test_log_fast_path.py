@@ -251,3 +251,33 @@ def test_summary_read_sees_the_open_row_of_the_fast_path(monkeypatch):
     assert user_view(run.summary)["loss"] == {"min": 0.5, "last": 3.0}
     run.finish()
     assert stored(run)["loss"] == {"min": 0.5, "last": 3.0}
+
+
+def test_rows_of_one_step_metric_group_take_the_fast_path_and_sync_as_before(monkeypatch):
+    """Keras logs batch/* rows with batch/step and epoch/* rows with epoch/epoch: a row that
+    holds its own group's step metric needs no syncing, even without the other group's."""
+    monkeypatch.setenv("TRACKER_FLUSH_INTERVAL", "3600")
+
+    def play(fast: bool):
+        run = tc.init(project="fp", system_metrics=False)
+        if not fast:
+            run._known = _NoFastPath()
+        run.define_metric("batch/*", step_metric="batch/step")
+        run.define_metric("epoch/*", step_metric="epoch/epoch")
+        taken = []
+        for epoch in range(3):
+            for b in range(4):
+                before = len(run._rows) - run._applied
+                run.log({"batch/step": epoch * 4 + b, "batch/loss": 1.0 / (1 + b)})
+                taken.append(len(run._rows) - run._applied > before)  # left for the batch: fast
+            run.log({"epoch/epoch": epoch, "epoch/val_loss": 0.5 - epoch / 10})
+        run.log({"batch/loss": 0.01})  # no batch/step in the row: synced from its last value
+        run.finish()
+        return taken, stored(run), rows(run)
+
+    taken, summary, history = play(True)
+    assert taken[1:] == [True] * 11  # all but the very first row (new keys)
+    _, summary_slow, history_slow = play(False)
+    check(summary, summary_slow)
+    assert same(history, history_slow)
+    assert history[-1]["batch/step"] == 11 and history[-1]["batch/loss"] == 0.01

@@ -84,6 +84,7 @@ class Run(RunWrites):
             self._step = first_step
         self._step_sync = self._registry.has_step_metrics  # rows need step-metric syncing
         self._sync_names = self._registry.step_metric_names  # ... unless they hold all of these
+        self._sync_free_keys: dict[tuple, bool] = {}  # a row's keys -> no key of it needs syncing
         self._config = Config(self._on_config_change, store.load_config(self._uid) if resumed else None)
         if config:
             self._config.update(config)
@@ -150,7 +151,7 @@ class Run(RunWrites):
             flat = data.copy()
             with self._lock:
                 sync = self._sync_names
-                if (not sync or flat.keys() >= sync) and not self._finished:
+                if (not sync or flat.keys() >= sync or self._sync_free(flat)) and not self._finished:
                     if step is None:
                         if self._row is None:
                             seq, self._seq = self._seq, self._seq + 1
@@ -262,6 +263,22 @@ class Run(RunWrites):
         self._rows.append((seq, step, self._timestamp, row))
         self._applied = len(self._rows)
 
+    def _sync_free(self, row: dict) -> bool:
+        """Whether no key of a fast-path row (top-level str keys) has a definition whose step
+        metric is missing from the row, so that syncing would add nothing (Keras logs
+        ``batch/*`` rows with ``batch/step`` and ``epoch/*`` rows with ``epoch/epoch``).
+        Cached per key tuple until the definitions change."""
+        keys = tuple(row)
+        free = self._sync_free_keys.get(keys)
+        if free is None:
+            resolve = self._registry.resolve
+            free = not any((res := resolve((key,))).step_metric and res.step_sync and res.step_metric not in row
+                           for key in keys)
+            if len(self._sync_free_keys) >= 1024:  # keys that change every row: keep it bounded
+                self._sync_free_keys.clear()
+            self._sync_free_keys[keys] = free
+        return free
+
     def _sync_step_metrics(self, row: dict) -> None:
         """Rows with a metric whose definition names a step metric get its latest value."""
         resolve, leaves = self._registry.resolve, self._state.leaves
@@ -294,6 +311,7 @@ class Run(RunWrites):
             stored = self._registry.define(new, overwrite=overwrite)
             self._step_sync = self._registry.has_step_metrics
             self._sync_names = self._registry.step_metric_names
+            self._sync_free_keys = {}
             self._defs_dirty = True
             self._state.touch_all()  # renderings (and their query rows) may have changed
         return stored
