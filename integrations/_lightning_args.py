@@ -70,7 +70,8 @@ def check_logger_args(project: Any, name: Any, id: Any, entity: Any, config: Any
         raise TypeError(f"TrackerLogger: store must be a directory, a sqlite:/// URL or None, got {store!r}")
     if save_dir is not None and not isinstance(save_dir, (str, os.PathLike)):
         raise TypeError(f"TrackerLogger: save_dir must be a path or None, got {save_dir!r}")
-    resume_mode = _resume_mode(resume if resume is not None else _settings.env("TRACKER_RESUME"))
+    resume_mode = _settings.resume_mode(resume if resume is not None else _settings.env("TRACKER_RESUME"),
+                                        "TrackerLogger")
     unknown = sorted(set(init_kwargs) - set(INIT_KWARGS))
     if unknown:
         raise TypeError(f"TrackerLogger: unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
@@ -100,16 +101,6 @@ def default_save_dir(store: Any) -> str:
 def _check_opt_str(arg: str, value: Any) -> None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"TrackerLogger: {arg} must be a str or None, got {value!r} ({type(value).__name__})")
-
-
-def _resume_mode(resume: Any) -> Optional[str]:
-    if resume is None or resume is False:
-        return None
-    if resume is True:
-        return "allow"
-    if isinstance(resume, str) and resume.lower() in ("allow", "must", "never"):
-        return resume.lower()
-    raise ValueError(f"TrackerLogger: resume must be None, True, False, 'allow', 'must' or 'never', got {resume!r}")
 
 
 def _summary_specs(summary: Any) -> dict:

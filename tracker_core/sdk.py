@@ -40,16 +40,6 @@ def _new_name(run_id: str) -> str:
     return f"{rnd.choice(_ADJECTIVES)}-{rnd.choice(_NOUNS)}-{run_id[:4]}"
 
 
-def _resume_mode(resume: Any) -> str | None:
-    if resume is None or resume is False:
-        return None
-    if resume is True:
-        return "allow"
-    if isinstance(resume, str) and resume.lower() in ("allow", "must", "never"):
-        return resume.lower()
-    raise ValueError(f"resume must be None, True, 'allow', 'must' or 'never', got {resume!r}")
-
-
 def _check_str(arg: str, value: Any) -> None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"init: {arg} must be a str, got {value!r} ({type(value).__name__})")
@@ -90,7 +80,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
         if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
             raise TypeError(f"init: tags must be a list of str, got {tags!r}")
         tags = list(tags)
-    resume_mode = _resume_mode(resume if resume is not None else settings.env("TRACKER_RESUME"))
+    resume_mode = settings.resume_mode(resume if resume is not None else settings.env("TRACKER_RESUME"), "init")
     run_id = id if id is not None else settings.env("TRACKER_RUN_ID")
     if run_id is not None:
         settings.check_run_id(run_id)

@@ -41,6 +41,18 @@ def resolve_name(kind: str, value, env_var: str, default: str) -> str:
     return value
 
 
+def resume_mode(resume, who: str) -> str | None:
+    """``resume=`` (or ``TRACKER_RESUME``) as None, ``"allow"``, ``"must"`` or ``"never"``;
+    ``who`` names the caller in the error (``init``, ``TrackerLogger``)."""
+    if resume is None or resume is False:
+        return None
+    if resume is True:
+        return "allow"
+    if isinstance(resume, str) and resume.lower() in ("allow", "must", "never"):
+        return resume.lower()
+    raise ValueError(f"{who}: resume must be None, True, False, 'allow', 'must' or 'never', got {resume!r}")
+
+
 def check_run_id(run_id) -> str:
     if not isinstance(run_id, str):
         raise TypeError(f"run id must be a str, got {run_id!r} ({type(run_id).__name__})")
