@@ -214,12 +214,6 @@ class MetricRegistry:
         each row's keys for step-metric syncing."""
         return any(d.step_metric for d in self.defs.values())
 
-    @property
-    def step_metric_names(self) -> frozenset[str]:
-        """Every step metric a definition names: a row that holds them all needs no syncing
-        (``log()``'s fast path takes it)."""
-        return frozenset(d.step_metric for d in self.defs.values() if d.step_metric)
-
     def resolve(self, path: Path) -> Resolved:
         cached = self._cache.get(path)
         if cached is None:

@@ -26,9 +26,7 @@ from .store import FAILED, FINISHED, RunRecord, Store, WriteBatch
 from .store.writer import BackgroundWriter
 from .summary import SummaryState, Tree
 from .summary_view import SummaryView, leaves_of
-from .values import convert_log_value
-
-_FAST = frozenset((int, float, str, bool, type(None)))  # stored as they are
+from .values import PLAIN_TYPES, convert_log_value
 
 
 def _check_step(step: Any) -> int:
@@ -83,7 +81,6 @@ class Run(RunWrites):
         if first_step is not None:  # a shared run's writer: the session's common base (shared_runs)
             self._step = first_step
         self._step_sync = self._registry.has_step_metrics  # rows need step-metric syncing
-        self._sync_names = self._registry.step_metric_names  # ... unless they hold all of these
         self._sync_free_keys: dict[tuple, bool] = {}  # a row's keys -> no key of it needs syncing
         self._config = Config(self._on_config_change, store.load_config(self._uid) if resumed else None)
         if config:
@@ -141,7 +138,7 @@ class Run(RunWrites):
         current step starts a new row at ``s``; a lower ``s`` adds its own row (kept, unless
         ``init(strict=True)``, where it raises ``ValueError``)."""
         if (commit is None and type(data) is dict and not self._finished
-                and self._known.issuperset(data) and _FAST.issuperset(map(type, data.values()))):
+                and self._known.issuperset(data) and PLAIN_TYPES.issuperset(map(type, data.values()))):
             # The fast path: a plain dict of known top-level keys and plain values, at the
             # next step or at ``step=`` (not below the current one). The row is a copy of the
             # caller's dict (str keys stand for top-level paths: history_codec.group_rows);
@@ -150,8 +147,7 @@ class Run(RunWrites):
             # loop over the keys on the training thread.
             flat = data.copy()
             with self._lock:
-                sync = self._sync_names
-                if (not sync or flat.keys() >= sync or self._sync_free(flat)) and not self._finished:
+                if (not self._step_sync or self._sync_free(flat)) and not self._finished:
                     if step is None:
                         if self._row is None:
                             seq, self._seq = self._seq, self._seq + 1
@@ -196,7 +192,7 @@ class Run(RunWrites):
                     raise TypeError(f"log: keys must be str, got {key!r} ({type(key).__name__})")
                 path = paths[key] = (key,)
                 self._known.add(key)
-            if type(value) in _FAST:
+            if type(value) in PLAIN_TYPES:
                 flat[path] = value
             else:
                 self._flatten(key, path, value, flat)
@@ -310,7 +306,6 @@ class Run(RunWrites):
             self._catch_up()
             stored = self._registry.define(new, overwrite=overwrite)
             self._step_sync = self._registry.has_step_metrics
-            self._sync_names = self._registry.step_metric_names
             self._sync_free_keys = {}
             self._defs_dirty = True
             self._state.touch_all()  # renderings (and their query rows) may have changed

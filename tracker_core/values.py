@@ -42,7 +42,7 @@ np: Any = _LazyNumpy()
 
 SMALL_MAX = 32  # arrays of up to this many elements become (nested) lists
 HIST_BINS = 32
-_PLAIN = frozenset((int, float, str, bool, type(None)))
+PLAIN_TYPES = frozenset((int, float, str, bool, type(None)))  # stored as they are, no conversion
 _EXPECTED = "(expected a number, str, bool, None, list, dict, numpy/torch/tensorflow/jax array)"
 # Conversion modes. _SUMMARY: the blob comes back as a snapshot the caller may keep;
 # _BLOB: the blob may alias the caller's tensor (it is written before the caller's write
@@ -80,7 +80,7 @@ def convert_log_value(value: Any, key: str) -> Any:
     """Value logged with run.log() -> JSON-like data for history (see module docstring).
 
     Raises TypeError naming the key and the type for values that cannot be stored."""
-    if type(value) in _PLAIN:  # the common case: one set lookup
+    if type(value) in PLAIN_TYPES:  # the common case: one set lookup
         return value
     try:
         return _convert(value, _LOG)[0]
@@ -93,7 +93,7 @@ def convert_summary_value(value: Any, key: str) -> tuple[object, np.ndarray | No
 
     Like convert_log_value, except that arrays of more than SMALL_MAX elements become the
     stats dict and come back whole (dtype and shape kept, bfloat16 as exact float32)."""
-    if type(value) in _PLAIN:
+    if type(value) in PLAIN_TYPES:
         return value, None
     try:
         return _convert(value, _SUMMARY)
@@ -106,7 +106,7 @@ def summary_leaf_value(value: Any, key: str) -> tuple[object, Any]:
     before returning to the user (``leaves_of``): the blob is not copied (it may alias
     the user's tensor), and a bfloat16 tensor's comes back as ``Float32FromBfloat16``,
     which ``np.save`` converts piece by piece, instead of a whole float32 copy."""
-    if type(value) in _PLAIN:
+    if type(value) in PLAIN_TYPES:
         return value, None
     try:
         return _convert(value, _BLOB)
@@ -116,7 +116,7 @@ def summary_leaf_value(value: Any, key: str) -> tuple[object, Any]:
 
 def _convert(v: Any, mode: int) -> tuple[object, np.ndarray | None]:
     t = type(v)
-    if t in _PLAIN:
+    if t in PLAIN_TYPES:
         return v, None
     if isinstance(v, (list, tuple)):  # tuples (incl. torch.Size, namedtuples) become lists
         return _convert_seq(v, mode), None
@@ -156,7 +156,7 @@ def _convert(v: Any, mode: int) -> tuple[object, np.ndarray | None]:
 def _convert_seq(seq: list | tuple, mode: int) -> list:
     out = []
     for i, item in enumerate(seq):
-        if type(item) in _PLAIN:
+        if type(item) in PLAIN_TYPES:
             out.append(item)
             continue
         try:
