@@ -19,6 +19,10 @@ from .summary_columns import apply_columns
 
 Path = tuple
 
+# Top-level summary keys the tracker derives (DESIGN.md 3.2; ``SummaryState.render`` adds
+# them): written by nobody else, so that the summary, the filters (which read the run's
+# columns for them, store/query.py) and history agree.
+DERIVED_KEYS = ("_step", "_runtime", "_timestamp")
 _HIDDEN = object()  # rendering result of a leaf whose definition says summary="none"
 
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Callable, Iterator, Protocol
 
-from .summary import Tree
+from .summary import DERIVED_KEYS, Tree
 from .values import convert_log_value, summary_leaf_value
 
 
@@ -27,11 +27,6 @@ class SummaryOwner(Protocol):
     def summary_details(self, path: tuple) -> dict: ...
     def summary_load_tensor(self, path: tuple) -> np.ndarray: ...
     def summary_flush(self) -> None: ...
-
-
-# Top-level summary keys the tracker derives (DESIGN.md 3.2): written by nobody else, so
-# that the summary, the filters (which read the run's columns for them) and history agree.
-DERIVED_KEYS = ("_step", "_runtime", "_timestamp")
 
 
 def is_subtree_value(value: Any) -> bool:

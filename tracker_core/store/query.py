@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any
 
+from ..summary import DERIVED_KEYS
+
 LOGICAL = ("$and", "$or", "$nor")
 COMPARE = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 FIELD_OPS = tuple(COMPARE) + ("$in", "$nin", "$exists", "$regex")
@@ -26,7 +28,8 @@ RUN_COLUMNS = {
     "entity": "r.entity", "username": "r.entity", "host": "r.host", "updated_at": "r.updated_at",
     "heartbeat_at": "r.heartbeat_at",
 }
-_SPECIAL_SUMMARY = {"_step": "r.last_step", "_runtime": "r.runtime", "_timestamp": "r.last_log_at"}
+# the summary keys the tracker derives, read from the run's columns
+_SPECIAL_SUMMARY = dict(zip(DERIVED_KEYS, ("r.last_step", "r.runtime", "r.last_log_at")))
 _TIME_FIELDS = ("r.created_at", "r.updated_at", "r.heartbeat_at")
 
 
