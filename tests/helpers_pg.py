@@ -1,4 +1,5 @@
-"""A private PostgreSQL server for fault tests: one the test may stop and restart at will.
+"""PostgreSQL for the tests: a fresh schema on the shared test server (:func:`fresh_schema`),
+and a private server for fault tests, one the test may stop and restart at will.
 
 The shared test server (``TRACKER_TEST_POSTGRES_URL``) must not be restarted under other
 tests, so the fault tests make their own cluster with the system's ``initdb`` / ``pg_ctl``
@@ -9,6 +10,7 @@ runs as the ``postgres`` system user (PostgreSQL refuses to run as root).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -16,6 +18,12 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
+from typing import Iterator
+
+import pytest
+
+PG_ENV = "TRACKER_TEST_POSTGRES_URL"
 
 
 def pg_bin() -> str | None:
@@ -95,3 +103,36 @@ def forget_stores(url: str) -> None:
         found = [st._open.pop(k) for k in keys]
     for s in found:
         s.close()
+
+
+def with_schema(base: str, schema: str) -> str:
+    """``base`` with its search_path set to ``schema`` (what the tracker's URL may carry)."""
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def pg_admin(base: str):
+    import psycopg
+
+    return psycopg.connect(base, autocommit=True, connect_timeout=10)
+
+
+@contextlib.contextmanager
+def fresh_schema(prefix: str = "tc_") -> Iterator[str]:
+    """A store URL on the shared test server (``TRACKER_TEST_POSTGRES_URL``) whose
+    search_path is a new, empty schema; afterwards this process's stores for it are closed
+    and the schema is dropped. Skips the test when the variable is unset."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set (.ci/postgres.sh prints a URL for it)")
+    pytest.importorskip("psycopg")
+    schema = prefix + uuid.uuid4().hex[:12]
+    with pg_admin(base) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = with_schema(base, schema)
+    try:
+        yield url
+    finally:
+        forget_stores(url)
+        with pg_admin(base) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -8,6 +8,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import textwrap
 import threading
 
 import pytest
@@ -61,8 +62,9 @@ def run_child(code, env, *args, timeout=CHILD_TIMEOUT):
 
 
 def spawn(code, env, *args):
-    return subprocess.Popen([PYTHON, "-c", code, *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    """A child ``python -c code args...`` (``code`` dedented) with stdout/stderr piped."""
+    return subprocess.Popen([PYTHON, "-c", textwrap.dedent(code), *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def read_line(proc, timeout=30.0):
@@ -89,3 +91,19 @@ def finish_child(proc):
         pytest.fail(f"child did not finish in {CHILD_TIMEOUT}s; stderr:\n{err}")
     assert proc.returncode == 0, err
     return out
+
+
+def release_together(procs, go, ready="READY"):
+    """Wait for each child's ``ready`` line, create the file ``go`` the children wait for,
+    and return each child's stdout (each must exit 0); children still alive on the way out
+    (a failure) are killed."""
+    try:
+        for p in procs:
+            assert read_line(p) == ready
+        go.touch()
+        return [finish_child(p) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=CHILD_TIMEOUT)

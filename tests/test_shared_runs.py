@@ -17,15 +17,8 @@ import tracker_core as tc
 from tracker_core.store import WriteBatch
 from tracker_core.store.shared_runs import SharedWrite
 
-from .test_store_backends import (  # noqa: F401 - fixtures
-    backend,
-    env,
-    finish_child,
-    open_store,
-    read_line,
-    spawn,
-    store_url,
-)
+from .helpers_store import finish_child, read_line, release_together, spawn
+from .test_store_backends import backend, env, open_store, store_url  # noqa: F401 - fixtures
 
 WRITER = r"""
 import os, random, sys, time
@@ -60,11 +53,7 @@ def test_four_processes_write_one_run(store_url, env, tmp_path):
     n = 300
     go = tmp_path / "go"
     procs = [spawn(WRITER, env, k, n, go) for k in range(4)]
-    for p in procs:
-        assert read_line(p) == "joined"
-    go.touch()
-    for p in procs:
-        finish_child(p)
+    release_together(procs, go, ready="joined")
     api = tc.Api(store=store_url)
     (run,) = list(api.runs("shared"))
     assert run.state == "finished" and run.id == "s1"

@@ -17,11 +17,7 @@ import math
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
-import uuid
 
 import numpy as np
 import pytest
@@ -33,28 +29,15 @@ from tracker_core.store import RunExistsError, RunRecord, WriteBatch
 from tracker_core.store import migrations as mig
 from tracker_core.store.query import FilterError
 
-from .helpers_pg import forget_stores
+from .helpers_pg import forget_stores, fresh_schema
+from .helpers_store import CHILD_TIMEOUT, finish_child, read_line, release_together, spawn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_ENV = "TRACKER_TEST_POSTGRES_URL"
-PYTHON = sys.executable
-CHILD_TIMEOUT = 60
 
 def open_store(url):
     from tracker_core import store as st
 
     return st.open_store(url)
-
-
-def with_schema(base: str, schema: str) -> str:
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}"
-
-
-def pg_admin(base: str):
-    import psycopg
-
-    return psycopg.connect(base, autocommit=True, connect_timeout=10)
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -74,22 +57,12 @@ def store_url(backend, store_dir, tmp_path, monkeypatch):
         _finish_live()
         forget_stores(url)
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set (.ci/postgres.sh prints a URL for it)")
-    pytest.importorskip("psycopg")
-    schema = "tc_" + uuid.uuid4().hex[:12]
-    with pg_admin(base) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    url = with_schema(base, schema)
-    monkeypatch.setenv("TRACKER_STORE", url)
-    try:
-        yield url
-    finally:
-        _finish_live()
-        forget_stores(url)
-        with pg_admin(base) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with fresh_schema() as url:
+        monkeypatch.setenv("TRACKER_STORE", url)
+        try:
+            yield url
+        finally:
+            _finish_live()
 
 
 def _finish_live():
@@ -106,38 +79,6 @@ def env(store_url):
     e["TRACKER_STORE"] = store_url
     e["TRACKER_FLUSH_INTERVAL"] = "0.1"
     return e
-
-
-def spawn(code, env, *args):
-    return subprocess.Popen([PYTHON, "-c", textwrap.dedent(code), *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def read_line(proc, timeout=30.0):
-    import threading
-
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        line = proc.stdout.readline()
-    finally:
-        timer.cancel()
-    if not line:
-        proc.kill()
-        _, err = proc.communicate(timeout=CHILD_TIMEOUT)
-        pytest.fail(f"child exited before printing a line; stderr:\n{err}")
-    return line.strip()
-
-
-def finish_child(proc):
-    try:
-        out, err = proc.communicate(timeout=CHILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"child did not finish; stderr:\n{err}")
-    assert proc.returncode == 0, err
-    return out
 
 
 def nan_eq(a, b):
@@ -328,17 +269,8 @@ def test_two_processes_edit_different_summary_keys(store_url, env, tmp_path):
     path = f"{run.entity}/edit/shared"
     go = tmp_path / "go"
     procs = [spawn(EDITOR, env, path, key, go) for key in ("ka", "kb")]
-    try:
-        for p in procs:
-            assert read_line(p) == "READY"
-        go.touch()
-        for p in procs:
-            assert finish_child(p).strip() == "DONE"
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=CHILD_TIMEOUT)
+    outputs = release_together(procs, go)
+    assert [out.strip() for out in outputs] == ["DONE"] * len(outputs)
     s = tc.Api(store=store_url).run(path).summary
     assert s["ka"] == 24 and s["kb"] == 24
     assert dict(s["ka_d"]) == {"i": 24, "who": "ka"} and dict(s["kb_d"]) == {"i": 24, "who": "kb"}

@@ -12,13 +12,7 @@ import time
 
 import tracker_core as tc
 
-from .helpers_store import (
-    CHILD_TIMEOUT,
-    db_history_steps,
-    finish_child,
-    read_line,
-    spawn,
-)
+from .helpers_store import CHILD_TIMEOUT, db_history_steps, read_line, release_together, spawn
 
 # -- 2. two processes writing two runs at once ---------------------------------------
 
@@ -55,17 +49,8 @@ def test_two_processes_write_two_runs_at_once(child_env, store_dir, tmp_path):
     tc.Api()  # the store exists already (opening a fresh one at once: the test below)
     go = tmp_path / "go"
     procs = {tag: spawn(WRITER_CHILD, env, tag, n, go) for tag in "ab"}
-    try:
-        for p in procs.values():
-            assert read_line(p) == "READY"
-        go.touch()
-        for p in procs.values():
-            assert finish_child(p).strip() == "DONE"
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=CHILD_TIMEOUT)
+    outputs = release_together(list(procs.values()), go)
+    assert [out.strip() for out in outputs] == ["DONE"] * len(outputs)
 
     api = tc.Api()
     ts = {}
@@ -173,17 +158,8 @@ def test_two_processes_edit_different_summary_keys(child_env, tmp_path):
 
     go = tmp_path / "go"
     procs = [spawn(EDITOR_CHILD, child_env, run.path, key, go) for key in ("ka", "kb")]
-    try:
-        for p in procs:
-            assert read_line(p) == "READY"
-        go.touch()
-        for p in procs:
-            assert finish_child(p).strip() == "DONE"
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=CHILD_TIMEOUT)
+    outputs = release_together(procs, go)
+    assert [out.strip() for out in outputs] == ["DONE"] * len(outputs)
 
     s = tc.Api().run(run.path).summary
     assert s["ka"] == 49 and s["kb"] == 49

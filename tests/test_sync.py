@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import numpy as np
 import pytest
@@ -21,37 +20,16 @@ from tracker_core import sdk
 from tracker_core.store import codec, open_store
 from tracker_core.sync import sync
 
+from .helpers_pg import forget_stores, fresh_schema
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_ENV = "TRACKER_TEST_POSTGRES_URL"
 TENSOR = np.arange(48, dtype=np.float32).reshape(2, 3, 8) / 7
-
-
-def _forget(url: str) -> None:
-    from tracker_core import store as st
-
-    with st._lock:
-        keys = [k for k in st._open if k[0] == url or getattr(st._open[k], "url", None) == url]
-        found = [st._open.pop(k) for k in keys]
-    for s in found:
-        s.close()
 
 
 @pytest.fixture
 def pg_url():
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set (.ci/postgres.sh prints a URL for it)")
-    psycopg = pytest.importorskip("psycopg")
-    schema = "tc_sync_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(base, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    try:
+    with fresh_schema("tc_sync_") as url:
         yield url
-    finally:
-        _forget(url)
-        with psycopg.connect(base, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -60,7 +38,7 @@ def middle(request, tmp_path):
     if request.param == "sqlite":
         url = str(tmp_path / "mid")
         yield url
-        _forget(url)
+        forget_stores(url)
     else:
         yield request.getfixturevalue("pg_url")
 
@@ -168,7 +146,7 @@ def test_chain_sqlite_middle_sqlite(tmp_path, middle):
     rep = sync(middle, back, project="sync")
     assert rep.copied == 1 and [x.path for x in rep.runs] == [paths[0]]
     assert snapshot(back, paths[0]) == first[paths[0]]
-    _forget(a), _forget(c), _forget(back)
+    forget_stores(a), forget_stores(c), forget_stores(back)
 
 
 def test_update_resumed_run_and_conflicts(tmp_path, middle):
@@ -216,7 +194,7 @@ def test_update_resumed_run_and_conflicts(tmp_path, middle):
     assert item.action == "skipped" and "running" in item.reason
     live.finish()
     assert sync(a, middle, project="p").copied == 1
-    _forget(a), _forget(b)
+    forget_stores(a), forget_stores(b)
 
 
 def test_dry_run_writes_nothing(tmp_path, middle):
@@ -237,7 +215,7 @@ def test_dry_run_writes_nothing(tmp_path, middle):
     assert snapshot(middle, paths[1]) == before
     assert sync(a, middle).updated == 1
     assert snapshot(middle, paths[1]) == snapshot(a, paths[1])
-    _forget(a)
+    forget_stores(a)
 
 
 def _tracker(*args, env=None):
@@ -275,4 +253,4 @@ def test_cli(tmp_path):
     run.finish()
     out = _tracker("sync", b, c)
     assert out.returncode == 1 and "conflict" in out.stdout and "conflict" in out.stderr
-    _forget(a), _forget(b), _forget(c)
+    forget_stores(a), forget_stores(b), forget_stores(c)

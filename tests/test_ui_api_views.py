@@ -264,29 +264,17 @@ def test_a_project_named_runs_is_not_mistaken_for_a_url(store_dir):
 @pytest.fixture
 def pg_client(monkeypatch, tmp_path, store_dir):
     """The UI over a fresh PostgreSQL schema (TRACKER_TEST_POSTGRES_URL; skipped without it)."""
-    import os
-    import uuid
+    from .helpers_pg import fresh_schema
+    from .test_store_backends import _finish_live
 
-    from .test_store_backends import PG_ENV, pg_admin, with_schema
-
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    schema = "ui_" + uuid.uuid4().hex[:12]
-    with pg_admin(base) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    url = with_schema(base, schema)
-    monkeypatch.setenv("TRACKER_STORE", url)
-    try:
-        make_runs()
-        make_csv_runs()
-        yield TestClient(create_app(url, allow_edits=True))
-    finally:
-        from .test_store_backends import _finish_live
-
-        _finish_live()
-        with pg_admin(base) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with fresh_schema("ui_") as url:
+        monkeypatch.setenv("TRACKER_STORE", url)
+        try:
+            make_runs()
+            make_csv_runs()
+            yield TestClient(create_app(url, allow_edits=True))
+        finally:
+            _finish_live()
 
 
 def test_postgres_columns_csv_and_edits(pg_client):
