@@ -96,8 +96,9 @@ def how_value(d: dict | None, info: dict) -> str:
 
 
 def summary_entries(run, tree: dict):
-    """``(key, value, op, details, info)`` per shown summary value, in order: an aggregate
-    leaf gives one entry per op (``"loss.min"``, op ``"min"``), any other leaf one with op None."""
+    """``(key, path, value, op, details, info)`` per shown summary value, in order: an
+    aggregate leaf gives one entry per op (``"loss.min"``, op ``"min"``), any other leaf one
+    with op None; ``path`` is the leaf's key path. The CLI and the UI's Overview show these."""
     for path, value in _walk(tree):
         key = ".".join(path)
         try:
@@ -107,15 +108,15 @@ def summary_entries(run, tree: dict):
         info = _leaf_info(run, path)
         if isinstance(value, dict) and "_type" not in value and value and d is not None and not info.get("explicit"):
             for op, v in value.items():
-                yield f"{key}.{op}", v, op, d, info
+                yield f"{key}.{op}", path, v, op, d, info
         else:
-            yield key, value, None, d, info
+            yield key, path, value, None, d, info
 
 
 def summary_rows(run, tree: dict) -> list[dict]:
     """One row per shown summary value: ``{"key", "value", "how"}`` (aggregates one per op)."""
     rows = [{"key": key, "value": value, "how": how_op(op, d, info) if op else how_value(d, info)}
-            for key, value, op, d, info in summary_entries(run, tree)]
+            for key, _path, value, op, d, info in summary_entries(run, tree)]
     for key, how in SPECIAL.items():
         if key in tree:
             value = tree[key]

@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from ..cli._show import SPECIAL, _flat, _leaf_info, _walk, how_op, how_value
+from ..cli._show import SPECIAL, _flat, how_op, how_value, summary_entries
 from ..public_run import PublicRun
 
 
@@ -33,22 +33,15 @@ def summary_rows(run: PublicRun) -> tuple[list[dict], list[dict]]:
     """
     tree = run.summary_tree()
     rows, tensors = [], []
-    for path, value in _walk(tree):
-        key = ".".join(path)
-        try:
-            d = run.summary_details(path)
-        except KeyError:
-            d = None
-        info = _leaf_info(run, path)
-        top = len(path) == 1
-        if isinstance(value, dict) and "_type" not in value and value and d is not None and not info.get("explicit"):
-            for op, v in value.items():
-                entry = d.get(op) if isinstance(d.get(op), dict) else None
-                step = entry["step"] if entry else (info.get("last_step") if op == "last" else None)
-                rows.append({"key": f"{key}.{op}", "path": list(path), "value": v, "how": op, "step": step,
-                             "count": d.get("count"), "nan_count": d.get("nan_count"),
-                             "text": how_op(op, d, info), "editable": False, "edit_text": None})
+    for key, path, value, op, d, info in summary_entries(run, tree):
+        if op is not None:  # one aggregate of the leaf
+            entry = d.get(op) if isinstance(d.get(op), dict) else None
+            step = entry["step"] if entry else (info.get("last_step") if op == "last" else None)
+            rows.append({"key": key, "path": list(path), "value": value, "how": op, "step": step,
+                         "count": d.get("count"), "nan_count": d.get("nan_count"),
+                         "text": how_op(op, d, info), "editable": False, "edit_text": None})
             continue
+        top = len(path) == 1
         explicit = bool(info.get("explicit")) or (d is not None and not info and not d.get("count"))
         how = "set" if explicit or d is None else "last"
         rows.append({"key": key, "path": list(path), "value": value, "how": how,
