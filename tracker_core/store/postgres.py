@@ -33,7 +33,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -54,6 +53,7 @@ from .sqlite_schema import (
     empty_leaf,
     flatten_config,
 )
+from .summary_edits import SummaryEdits
 
 __all__ = ["PostgresStore", "redact"]
 
@@ -61,7 +61,7 @@ _LEAF_PHS = ",".join(["%s"] * 23)
 _BLOB_NAME = re.compile(r"^[A-Za-z0-9]+$")
 
 
-class PostgresStore(PostgresReads, SharedRunWrites, Store):
+class PostgresStore(PostgresReads, SharedRunWrites, SummaryEdits, Store):
     """PostgreSQL backend; thread-safe (a connection pool), any number of processes and hosts."""
 
     _LOCK = " FOR NO KEY UPDATE"  # shared_runs: lock the run's row
@@ -238,23 +238,7 @@ class PostgresStore(PostgresReads, SharedRunWrites, Store):
     def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
         with self._tx() as c:
             self._lock_run(c, uid)
-            dropped: list[str] = []
-            for op in ops:
-                path = op[1]
-                below = self._paths_under(c, uid, path)
-                keep = set(op[2]) if op[0] == "set" else set()
-                gone = [p for p, _blob in below if p not in keep]
-                if gone:
-                    self._delete_leaves(c, uid, gone)
-                dropped.extend(blob for p, blob in below if blob and p not in keep)
-                if op[0] == "del":
-                    if not below:
-                        raise KeyError(path[-1])
-                    continue
-                for leaf_path, (value, blob) in op[2].items():
-                    self._set_override(c, uid, leaf_path, value, blob, dropped)
-                self._write_query_rows(c, uid, op[3])
-            c.execute("UPDATE runs SET updated_at=%s WHERE uid=%s", (time.time(), uid))
+            dropped = self._edit_summary(c, uid, ops)
             if dropped:
                 self._delete_blobs(c, uid, dropped)
 

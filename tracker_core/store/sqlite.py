@@ -42,6 +42,7 @@ from .sqlite_schema import (
     leaf_row,
     query_row,
 )
+from .summary_edits import SummaryEdits
 
 
 def _regexp(pattern: str, value: Any) -> bool:
@@ -49,7 +50,7 @@ def _regexp(pattern: str, value: Any) -> bool:
     return isinstance(value, str) and re.search(pattern, value) is not None
 
 
-class SQLiteStore(SQLiteReads, SharedRunWrites, Store):
+class SQLiteStore(SQLiteReads, SharedRunWrites, SummaryEdits, Store):
     """SQLite backend. Thread-safe (one connection behind a lock); many processes may
     write one database at once (WAL, busy timeout, short ``BEGIN IMMEDIATE`` transactions)."""
 
@@ -242,22 +243,7 @@ class SQLiteStore(SQLiteReads, SharedRunWrites, Store):
     # -- Api edits
     def apply_summary_ops(self, uid: int, ops: list[tuple]) -> None:
         with self._tx() as c:
-            dropped: list[str] = []
-            for op in ops:
-                path = op[1]
-                below = self._paths_under(c, uid, path)
-                keep = set(op[2]) if op[0] == "set" else set()
-                gone = [p for p, _blob in below if p not in keep]
-                self._delete_leaves(c, uid, gone)
-                dropped.extend(blob for p, blob in below if blob and p not in keep)
-                if op[0] == "del":
-                    if not below:
-                        raise KeyError(path[-1])
-                    continue
-                for leaf_path, (value, blob) in op[2].items():
-                    self._set_override(c, uid, leaf_path, value, blob, dropped)
-                self._write_query_rows(c, uid, op[3])
-            c.execute("UPDATE runs SET updated_at=? WHERE uid=?", (time.time(), uid))
+            dropped = self._edit_summary(c, uid, ops)
         if dropped:
             self.delete_blobs(uid, dropped)
 
