@@ -133,7 +133,8 @@ class Store(ABC):
         """The run's config as a nested dict."""
 
     @abstractmethod
-    def read_history(self, uid: int, min_step: int | None = None, max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
+    def read_history(self, uid: int, min_step: int | None = None,
+                     max_step: int | None = None) -> Iterator[tuple[int, float, dict]]:
         """History rows ``(step, timestamp, nested row)`` in the order they were logged."""
 
     @abstractmethod
